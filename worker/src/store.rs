@@ -1,0 +1,309 @@
+//! `StoreObject`: a SQLite-backed Durable Object and the typed call protocol the
+//! Worker uses to reach it (JSON over a stub `fetch`).
+//!
+//! Every operation runs to completion without an `.await` between its SQL
+//! statements, inside `transactionSync`, so it is atomic with respect to every
+//! other request to the same object and all-or-nothing on failure.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    durable_object, Date, DurableObject, Env, Error, Method, ObjectNamespace, Request, RequestInit,
+    Response, Result, SqlStorage, State,
+};
+
+use crate::sql::{as_i64, as_string, first_value, transaction_sync};
+
+/// Binding name in wrangler.toml.
+pub const BINDING: &str = "STORE";
+
+/// One call into a `StoreObject`. Serialized as `{"op": "...", ...}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StoreOp {
+    /// Counted use: succeeds while fewer than `limit` uses were recorded.
+    QuotaUse {
+        key: String,
+        limit: i64,
+    },
+    QuotaGet {
+        key: String,
+    },
+    CasGet {
+        key: String,
+    },
+    /// Writes `value` iff the current value equals `expect` (`None`: absent).
+    Cas {
+        key: String,
+        expect: Option<String>,
+        value: String,
+    },
+    /// Writes `value`, then fails inside the same transaction: proves rollback.
+    WriteThenFail {
+        key: String,
+        value: String,
+    },
+    /// Schedules the object's alarm `delay_ms` from now.
+    AlarmSet {
+        delay_ms: i64,
+    },
+    AlarmStatus,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct QuotaReply {
+    pub ok: bool,
+    pub used: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CasReply {
+    pub ok: bool,
+    pub value: Option<String>,
+    pub version: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlarmReply {
+    /// Pending alarm, ms since the epoch.
+    pub scheduled_at: Option<i64>,
+    pub fired: i64,
+    pub last_fired_at: Option<i64>,
+}
+
+/// Sends `op` to the object named `name` and decodes its JSON reply.
+pub async fn call<R: DeserializeOwned>(
+    ns: &ObjectNamespace,
+    name: &str,
+    op: &StoreOp,
+) -> Result<R> {
+    let stub = ns.get_by_name(name)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&serde_json::to_string(op)?)));
+    // The URL only has to parse; the object sees it, nothing resolves it.
+    let req = Request::new_with_init("https://store.internal/call", &init)?;
+    let mut resp = stub.fetch_with_request(req).await?;
+    if resp.status_code() != 200 {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(Error::RustError(format!(
+            "store {name}: {} {body}",
+            resp.status_code()
+        )));
+    }
+    resp.json().await
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, used INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS cas (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS alarm_log (id INTEGER PRIMARY KEY, fired_at INTEGER NOT NULL)",
+];
+
+#[durable_object]
+pub struct StoreObject {
+    state: State,
+    /// Schema setup error, reported on every call instead of panicking in `new`.
+    schema_error: Option<String>,
+}
+
+impl DurableObject for StoreObject {
+    fn new(state: State, _env: Env) -> Self {
+        // SQL is synchronous, so the schema is in place before the first event
+        // without blockConcurrencyWhile.
+        let schema_error = transaction_sync(&state.storage(), |sql| {
+            for stmt in SCHEMA {
+                sql.exec(stmt, None)?;
+            }
+            Ok(())
+        })
+        .err()
+        .map(|e| e.to_string());
+        Self {
+            state,
+            schema_error,
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if let Some(err) = &self.schema_error {
+            return Response::error(format!("schema: {err}"), 500);
+        }
+        let op: StoreOp = match req.json().await {
+            Ok(op) => op,
+            Err(e) => return Response::error(format!("bad call: {e}"), 400),
+        };
+        match self.handle(op).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => Response::error(e.to_string(), 500),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let now = Date::now().as_millis() as i64;
+        transaction_sync(&self.state.storage(), |sql| {
+            sql.exec(
+                "INSERT INTO alarm_log (fired_at) VALUES (?)",
+                vec![now.into()],
+            )?;
+            Ok(())
+        })?;
+        Response::ok("alarm handled")
+    }
+}
+
+impl StoreObject {
+    async fn handle(&self, op: StoreOp) -> Result<Response> {
+        let storage = self.state.storage();
+        match op {
+            StoreOp::QuotaUse { key, limit } => {
+                let reply = transaction_sync(&storage, |sql| quota_use(sql, &key, limit))?;
+                Response::from_json(&reply)
+            }
+            StoreOp::QuotaGet { key } => {
+                let used = quota_used(&storage.sql(), &key)?;
+                Response::from_json(&QuotaReply { ok: true, used })
+            }
+            StoreOp::CasGet { key } => {
+                let (value, version) = cas_read(&storage.sql(), &key)?;
+                Response::from_json(&CasReply {
+                    ok: true,
+                    value,
+                    version,
+                })
+            }
+            StoreOp::Cas { key, expect, value } => {
+                let reply =
+                    transaction_sync(&storage, |sql| cas(sql, &key, expect.as_deref(), &value))?;
+                Response::from_json(&reply)
+            }
+            StoreOp::WriteThenFail { key, value } => {
+                let result = transaction_sync(&storage, |sql| {
+                    let (current, _) = cas_read(sql, &key)?;
+                    cas(sql, &key, current.as_deref(), &value)?;
+                    Err::<(), _>(Error::RustError("deliberate failure after write".into()))
+                });
+                let (value, version) = cas_read(&storage.sql(), &key)?;
+                Response::from_json(&CasReply {
+                    ok: result.is_ok(),
+                    value,
+                    version,
+                })
+            }
+            StoreOp::AlarmSet { delay_ms } => {
+                storage.set_alarm(delay_ms).await?;
+                Response::from_json(&self.alarm_status().await?)
+            }
+            StoreOp::AlarmStatus => Response::from_json(&self.alarm_status().await?),
+        }
+    }
+
+    async fn alarm_status(&self) -> Result<AlarmReply> {
+        let storage = self.state.storage();
+        let scheduled_at = storage.get_alarm().await?;
+        let sql = storage.sql();
+        let fired = as_i64(first_value(
+            sql.exec("SELECT count(*) FROM alarm_log", None)?,
+        )?)
+        .unwrap_or(0);
+        let last_fired_at = as_i64(first_value(
+            sql.exec("SELECT max(fired_at) FROM alarm_log", None)?,
+        )?);
+        Ok(AlarmReply {
+            scheduled_at,
+            fired,
+            last_fired_at,
+        })
+    }
+}
+
+fn quota_used(sql: &SqlStorage, key: &str) -> Result<i64> {
+    let cursor = sql.exec("SELECT used FROM quota WHERE key = ?", vec![key.into()])?;
+    Ok(as_i64(first_value(cursor)?).unwrap_or(0))
+}
+
+/// One statement does check-and-increment: the upsert's `WHERE` refuses the
+/// update at the limit, and then `RETURNING` yields no row.
+fn quota_use(sql: &SqlStorage, key: &str, limit: i64) -> Result<QuotaReply> {
+    if limit < 1 {
+        return Ok(QuotaReply {
+            ok: false,
+            used: quota_used(sql, key)?,
+        });
+    }
+    let cursor = sql.exec(
+        "INSERT INTO quota (key, used) VALUES (?, 1) \
+         ON CONFLICT (key) DO UPDATE SET used = used + 1 WHERE used < ? \
+         RETURNING used",
+        vec![key.into(), limit.into()],
+    )?;
+    match as_i64(first_value(cursor)?) {
+        Some(used) => Ok(QuotaReply { ok: true, used }),
+        None => Ok(QuotaReply {
+            ok: false,
+            used: quota_used(sql, key)?,
+        }),
+    }
+}
+
+fn cas_read(sql: &SqlStorage, key: &str) -> Result<(Option<String>, i64)> {
+    let cursor = sql.exec(
+        "SELECT value, version FROM cas WHERE key = ?",
+        vec![key.into()],
+    )?;
+    let mut rows = cursor.raw();
+    let row = rows.next().transpose()?;
+    for rest in rows {
+        rest?; // at most one row (primary key); read to the end anyway
+    }
+    let mut row = row.unwrap_or_default().into_iter();
+    let value = as_string(row.next());
+    let version = as_i64(row.next()).unwrap_or(0);
+    Ok((value, version))
+}
+
+/// Read, compare, write: three statements, atomic because the caller runs
+/// them inside `transaction_sync` without awaiting.
+fn cas(sql: &SqlStorage, key: &str, expect: Option<&str>, value: &str) -> Result<CasReply> {
+    let (current, version) = cas_read(sql, key)?;
+    if current.as_deref() != expect {
+        return Ok(CasReply {
+            ok: false,
+            value: current,
+            version,
+        });
+    }
+    let version = version + 1;
+    sql.exec(
+        "INSERT INTO cas (key, value, version) VALUES (?, ?, ?) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
+        vec![key.into(), value.into(), version.into()],
+    )?;
+    Ok(CasReply {
+        ok: true,
+        value: Some(value.to_owned()),
+        version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_wire_format() {
+        let op = StoreOp::QuotaUse {
+            key: "eab".into(),
+            limit: 3,
+        };
+        assert_eq!(
+            serde_json::to_string(&op).unwrap(),
+            r#"{"op":"quota_use","key":"eab","limit":3}"#
+        );
+        let op: StoreOp =
+            serde_json::from_str(r#"{"op":"cas","key":"k","expect":null,"value":"v"}"#).unwrap();
+        assert!(matches!(op, StoreOp::Cas { expect: None, .. }));
+        let op: StoreOp = serde_json::from_str(r#"{"op":"alarm_status"}"#).unwrap();
+        assert!(matches!(op, StoreOp::AlarmStatus));
+    }
+}
