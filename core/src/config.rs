@@ -5,13 +5,31 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+/// Secret bytes whose `Debug` output never shows them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl core::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Secret([{} bytes redacted])", self.0.len())
+    }
+}
+
+impl Secret {
+    /// Constant-time equality with `other`.
+    pub fn ct_eq(&self, other: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == other.len() && bool::from(self.0.as_slice().ct_eq(other))
+    }
+}
+
 /// Limits and policy for External Account Binding credentials.
 #[derive(Clone, Debug)]
 pub struct EabPolicy {
     /// Whether newAccount requires a binding.
     pub required: bool,
     /// Secret from which MAC keys are derived, so that they are never stored.
-    pub master_secret: Vec<u8>,
+    pub master_secret: Secret,
     /// How long a MAC key may be used for new bindings after it was generated.
     pub mac_lifetime_secs: u64,
     /// How many bindings one MAC key may make.
@@ -24,7 +42,7 @@ impl Default for EabPolicy {
     fn default() -> Self {
         EabPolicy {
             required: false,
-            master_secret: Vec::new(),
+            master_secret: Secret::default(),
             mac_lifetime_secs: 30 * 24 * 3600,
             mac_max_uses: 1000,
             max_accounts_per_credential: None,
@@ -84,6 +102,8 @@ pub struct Config {
     pub check_caa: bool,
     /// `Retry-After` seconds sent with renewal information.
     pub ari_retry_after_secs: u64,
+    /// Bearer token of the admin API; `None` disables it.
+    pub admin_token: Option<Secret>,
 }
 
 impl Config {
@@ -111,6 +131,7 @@ impl Config {
             order_lifetime_secs: 7 * 24 * 3600,
             check_caa: true,
             ari_retry_after_secs: 6 * 3600,
+            admin_token: None,
             profiles: alloc::vec![
                 Profile {
                     name: "classic".into(),

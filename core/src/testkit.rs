@@ -178,7 +178,8 @@ impl TestCa {
         let clock: &'static FixedClock = Box::leak(Box::new(FixedClock::at(1_767_225_600)));
         let rng: &'static SeededRng = Box::leak(Box::new(SeededRng::new(seed)));
         let mut config = Config::new(BASE);
-        config.eab.master_secret = alloc::vec![0x42; 32];
+        config.eab.master_secret = crate::config::Secret(alloc::vec![0x42; 32]);
+        config.admin_token = Some(crate::config::Secret(b"test-admin-token".to_vec()));
         config.caa_identities = alloc::vec!["ca.test".into()];
         let mut fill = |b: &mut [u8]| crate::host::Rng::fill(rng, b);
         let (root_der, issuer) =

@@ -20,7 +20,8 @@ use crate::sa::records::{CredentialRecord, CredentialStatus, MacKeyState, Tenant
 use crate::sa::{self, Change, Store};
 
 /// What the operator is shown once when a MAC key is generated.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IssuedMacKey {
     /// The EAB key id (`--eab-kid`).
     pub kid: String,
@@ -34,6 +35,12 @@ pub struct IssuedMacKey {
     pub max_uses: u32,
 }
 
+impl core::fmt::Debug for IssuedMacKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IssuedMacKey").field("kid", &self.kid).field("version", &self.version).finish_non_exhaustive()
+    }
+}
+
 /// Derives the MAC key of generation `version` of credential `kid`.
 pub fn derive_mac_key(master_secret: &[u8], kid: &str, version: u32) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(master_secret).expect("HMAC takes any key length");
@@ -44,7 +51,7 @@ pub fn derive_mac_key(master_secret: &[u8], kid: &str, version: u32) -> [u8; 32]
 }
 
 fn issued(policy: &EabPolicy, rec: &CredentialRecord) -> IssuedMacKey {
-    let key = derive_mac_key(&policy.master_secret, &rec.kid, rec.mac.version);
+    let key = derive_mac_key(&policy.master_secret.0, &rec.kid, rec.mac.version);
     IssuedMacKey {
         kid: rec.kid.clone(),
         mac_key: crate::b64::encode(&key),
@@ -55,7 +62,7 @@ fn issued(policy: &EabPolicy, rec: &CredentialRecord) -> IssuedMacKey {
 }
 
 fn check_master(policy: &EabPolicy) -> Result<(), Problem> {
-    if policy.master_secret.len() < crate::eab::MIN_MAC_KEY_BYTES {
+    if policy.master_secret.0.len() < crate::eab::MIN_MAC_KEY_BYTES {
         return Err(Problem::server_internal("the EAB master secret is not configured (32 bytes or more)"));
     }
     Ok(())
@@ -141,7 +148,7 @@ pub async fn bind<S: Store>(store: &S, policy: &EabPolicy, now: u64, binding: &B
     if rec.status == CredentialStatus::Revoked {
         return Err(Problem::unauthorized("the external account credential is revoked"));
     }
-    let mac_key = derive_mac_key(&policy.master_secret, &rec.kid, rec.mac.version);
+    let mac_key = derive_mac_key(&policy.master_secret.0, &rec.kid, rec.mac.version);
     binding.verify(&mac_key)?;
     let version = rec.mac.version;
     let bound = sa::update_json(store, &key, |mut rec: CredentialRecord| {

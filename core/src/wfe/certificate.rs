@@ -145,12 +145,7 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
     pub(super) async fn revoke(&self, req: &Request) -> Result<Response, Problem> {
         let auth = self.authenticate(req, KeyRule::Either).await?;
         let body: RevocationRequest = auth.payload_as()?;
-        let reason = body.reason.unwrap_or(0);
-        if reason > 10 || reason == 7 {
-            return Err(Problem::bad_revocation_reason(format!(
-                "reason {reason} is not allowed; use an RFC 5280 reason code from 0 to 10 except 7"
-            )));
-        }
+        let reason = check_reason(body.reason)?;
         let der = crate::b64::decode(&body.certificate)
             .map_err(|e| Problem::malformed(format!("certificate is not base64url DER: {e}")))?;
         let summary = ca::inspect(&der)?;
@@ -182,20 +177,24 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
                 }
             }
         }
+        self.revoke_serial(&rec.serial, reason).await?;
+        Ok(Response::empty(200))
+    }
+
+    /// Marks a certificate revoked (once) and publishes a new CRL for its issuer.
+    pub(crate) async fn revoke_serial(&self, serial: &str, reason: u8) -> Result<CertRecord, Problem> {
         let now = self.clock.now();
-        let revoked = sa::update_json(self.store, &CertRecord::key(&rec.serial), |mut c: CertRecord| {
+        let rec = sa::update_json(self.store, &CertRecord::key(serial), |mut c: CertRecord| {
             if c.revoked.is_some() {
                 return Err(Problem::already_revoked("the certificate is already revoked"));
             }
             c.revoked = Some(Revocation { at: now, reason });
-            Ok(Change::Write(c, ()))
+            Ok(Change::Write(c.clone(), c))
         })
-        .await?;
-        if revoked.is_none() {
-            return Err(unknown());
-        }
+        .await?
+        .ok_or_else(|| Problem::not_found("no certificate with this serial"))?;
         self.sign_new_crl(&rec.issuer, Some((rec.serial.clone(), now, reason))).await?;
-        Ok(Response::empty(200))
+        Ok(rec)
     }
 
     pub(super) async fn renewal_info(&self, cert_id: &str) -> Result<Response, Problem> {
@@ -224,6 +223,16 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         let mut r = Response::json(200, &info);
         r.set_header("Retry-After", format!("{}", self.config.ari_retry_after_secs));
         Ok(r)
+    }
+}
+
+/// RFC 5280 CRL reason codes a revocation may carry: 0 to 10 except 7 (unused).
+pub(crate) fn check_reason(reason: Option<u8>) -> Result<u8, Problem> {
+    match reason.unwrap_or(0) {
+        r @ (0..=6 | 8..=10) => Ok(r),
+        r => Err(Problem::bad_revocation_reason(format!(
+            "reason {r} is not allowed; use an RFC 5280 reason code from 0 to 10 except 7"
+        ))),
     }
 }
 

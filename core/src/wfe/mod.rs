@@ -8,6 +8,7 @@
 //! status — are added here, once, so no handler can forget them.
 
 mod account;
+pub mod admin;
 pub(crate) mod auth;
 mod certificate;
 mod challenge;
@@ -133,6 +134,18 @@ pub struct Engine<'a, S: Store, N: Nonces, V: Va, I: Issuer> {
 impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
     /// Serves one request. Never fails: every error becomes a problem response.
     pub async fn handle(&self, req: &Request) -> Response {
+        let mut resp = if req.method == "OPTIONS" {
+            preflight()
+        } else if req.path.starts_with(admin::ADMIN_PREFIX) {
+            self.handle_admin(req).await
+        } else {
+            self.handle_acme(req).await
+        };
+        cors(&mut resp);
+        resp
+    }
+
+    async fn handle_acme(&self, req: &Request) -> Response {
         let route = paths::route(&req.path);
         let mut resp = match self.dispatch(&route, req).await {
             Ok(r) => r,
@@ -180,6 +193,21 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
             resp.set_header("Cache-Control", "no-store");
         }
     }
+}
+
+/// CORS for browser clients: any origin, and the headers ACME clients must read.
+fn cors(resp: &mut Response) {
+    resp.set_header("Access-Control-Allow-Origin", "*");
+    resp.set_header("Access-Control-Expose-Headers", "Replay-Nonce, Location, Link, Retry-After, Content-Type");
+}
+
+/// The answer to a CORS preflight request.
+fn preflight() -> Response {
+    let mut r = Response::empty(204);
+    r.set_header("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+    r.set_header("Access-Control-Allow-Headers", "Content-Type, Authorization");
+    r.set_header("Access-Control-Max-Age", "86400");
+    r
 }
 
 fn nonce_response(status: u16) -> Response {
