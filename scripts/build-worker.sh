@@ -11,10 +11,14 @@
 # (seconds), so a default build is skipped when cargo's output, the tools and the
 # files in worker/build/ are all unchanged since the last one. EDGE_ACME_FORCE_BUILD=1
 # always builds.
+# Cargo output goes to target/worker/ (unless CARGO_TARGET_DIR is set): cargo locks a
+# target directory per profile, and a release wasm32 build of core elsewhere (wasm-pack,
+# size benchmarks) would otherwise hold up `wrangler dev` start-up.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 "$ROOT/scripts/bootstrap.sh" worker
 eval "$("$ROOT/scripts/bootstrap.sh" env)"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/worker}
 cd "$ROOT/worker"
 OUT=build
 STAMP=$OUT/.edge-acme-build-stamp
@@ -27,7 +31,7 @@ fi
 # The same cargo invocation worker-build makes (same fingerprint): a no-op when
 # nothing changed, and otherwise work worker-build would do anyway.
 WASM_BINDGEN_USE_JS_SYS=1 cargo build --lib --release --target wasm32-unknown-unknown
-artifact="${CARGO_TARGET_DIR:-$ROOT/target}/wasm32-unknown-unknown/release/edge_acme_worker.wasm"
+artifact="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/edge_acme_worker.wasm"
 inputs() { # everything else worker-build reads: its metadata in Cargo.toml, tools, env
   sha256sum "$artifact" Cargo.toml "$ROOT/scripts/build-worker.sh" "$WASM_BINDGEN_BIN" \
     "$WASM_OPT_BIN" "$ESBUILD_BIN" "$(command -v worker-build)" | cut -d' ' -f1

@@ -98,7 +98,12 @@ class DevServer {
     this.child = null;
     const pgid = child.pid;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const exited = await Promise.race([this.exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+    let timer;
+    const exited = await Promise.race([
+      this.exited.then(() => true),
+      new Promise((resolve) => { timer = setTimeout(resolve, STOP_TIMEOUT_MS, false); }),
+    ]);
+    clearTimeout(timer);
     // Give the group a moment to drain, then make sure nothing is left.
     for (let i = 0; i < 50 && groupAlive(pgid); i++) await sleep(100);
     const clean = exited && !groupAlive(pgid);

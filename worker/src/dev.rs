@@ -13,42 +13,23 @@ pub const ENABLE_VAR: &str = "EDGE_ACME_DEV_ROUTES";
 const KV_PREFIX: &str = "_dev/";
 
 pub fn enabled(env: &worker::Env) -> bool {
-    env.var(ENABLE_VAR)
-        .map(|v| v.to_string() == "1")
-        .unwrap_or(false)
+    env.var(ENABLE_VAR).map(|v| v.to_string() == "1").unwrap_or(false)
 }
 
 pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
     router
         .post_async("/_dev/quota/:object/:key", |req, ctx| async move {
-            let limit = query(&req, "limit")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1);
-            let op = StoreOp::QuotaUse {
-                key: param(&ctx, "key")?,
-                limit,
-            };
+            let limit = query(&req, "limit").and_then(|v| v.parse().ok()).unwrap_or(1);
+            let op = StoreOp::QuotaUse { key: param(&ctx, "key")?, limit };
             let reply: QuotaReply = call(&ctx, &op).await?;
             Response::from_json(&reply).map(|r| r.with_status(if reply.ok { 200 } else { 409 }))
         })
         .get_async("/_dev/quota/:object/:key", |_req, ctx| async move {
-            let reply: QuotaReply = call(
-                &ctx,
-                &StoreOp::QuotaGet {
-                    key: param(&ctx, "key")?,
-                },
-            )
-            .await?;
+            let reply: QuotaReply = call(&ctx, &StoreOp::QuotaGet { key: param(&ctx, "key")? }).await?;
             Response::from_json(&reply)
         })
         .get_async("/_dev/cas/:object/:key", |_req, ctx| async move {
-            let reply: CasReply = call(
-                &ctx,
-                &StoreOp::CasGet {
-                    key: param(&ctx, "key")?,
-                },
-            )
-            .await?;
+            let reply: CasReply = call(&ctx, &StoreOp::CasGet { key: param(&ctx, "key")? }).await?;
             Response::from_json(&reply)
         })
         .post_async("/_dev/cas/:object/:key", |mut req, ctx| async move {
@@ -58,27 +39,18 @@ pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
                 value: String,
             }
             let Body { expect, value } = req.json().await?;
-            let op = StoreOp::Cas {
-                key: param(&ctx, "key")?,
-                expect,
-                value,
-            };
+            let op = StoreOp::Cas { key: param(&ctx, "key")?, expect, value };
             let reply: CasReply = call(&ctx, &op).await?;
             Response::from_json(&reply).map(|r| r.with_status(if reply.ok { 200 } else { 409 }))
         })
         .post_async("/_dev/rollback/:object/:key", |mut req, ctx| async move {
             let value = req.text().await?;
-            let op = StoreOp::WriteThenFail {
-                key: param(&ctx, "key")?,
-                value,
-            };
+            let op = StoreOp::WriteThenFail { key: param(&ctx, "key")?, value };
             let reply: CasReply = call(&ctx, &op).await?;
             Response::from_json(&reply)
         })
         .post_async("/_dev/alarm/:object", |req, ctx| async move {
-            let delay_ms = query(&req, "delay_ms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1000);
+            let delay_ms = query(&req, "delay_ms").and_then(|v| v.parse().ok()).unwrap_or(1000);
             let reply: AlarmReply = call(&ctx, &StoreOp::AlarmSet { delay_ms }).await?;
             Response::from_json(&reply)
         })
@@ -89,10 +61,7 @@ pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
         .put_async("/_dev/kv/:key", |mut req, ctx| async move {
             let key = format!("{KV_PREFIX}{}", param(&ctx, "key")?);
             let body = req.bytes().await?;
-            ctx.kv(crate::KV_BINDING)?
-                .put_bytes(&key, &body)?
-                .execute()
-                .await?;
+            ctx.kv(crate::KV_BINDING)?.put_bytes(&key, &body)?.execute().await?;
             Response::empty().map(|r| r.with_status(204))
         })
         .get_async("/_dev/kv/:key", |_req, ctx| async move {
@@ -125,14 +94,10 @@ async fn call<R: serde::de::DeserializeOwned>(ctx: &RouteContext<()>, op: &Store
 }
 
 fn param(ctx: &RouteContext<()>, name: &str) -> Result<String> {
-    ctx.param(name)
-        .cloned()
-        .ok_or_else(|| format!("missing {name}").into())
+    ctx.param(name).cloned().ok_or_else(|| format!("missing {name}").into())
 }
 
 fn query(req: &Request, name: &str) -> Option<String> {
     let url = req.url().ok()?;
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }

@@ -26,17 +26,12 @@ extern "C" {
 
 /// Runs `f` inside `storage.transactionSync()`. If `f` returns `Err`, the
 /// transaction is rolled back and the error is returned unchanged.
-pub fn transaction_sync<T>(
-    storage: &Storage,
-    f: impl FnOnce(&SqlStorage) -> Result<T>,
-) -> Result<T> {
+pub fn transaction_sync<T>(storage: &Storage, f: impl FnOnce(&SqlStorage) -> Result<T>) -> Result<T> {
     let sql = storage.sql();
     let mut f = Some(f);
     let mut outcome: Option<Result<T>> = None;
     let mut body = || -> std::result::Result<JsValue, JsValue> {
-        let f = f
-            .take()
-            .ok_or_else(|| JsValue::from_str("transaction body ran twice"))?;
+        let f = f.take().ok_or_else(|| JsValue::from_str("transaction body ran twice"))?;
         match f(&sql) {
             Ok(value) => {
                 outcome = Some(Ok(value));
@@ -51,19 +46,14 @@ pub fn transaction_sync<T>(
         }
     };
     let raw: &DurableObjectStorage = storage.as_raw();
-    let thrown = raw
-        .unchecked_ref::<SyncStorage>()
-        .transaction_sync_raw(&mut body)
-        .err();
+    let thrown = raw.unchecked_ref::<SyncStorage>().transaction_sync_raw(&mut body).err();
     match (outcome, thrown) {
         // The body's own error (it was rethrown to roll back).
         (Some(Err(err)), _) => Err(err),
         (Some(Ok(value)), None) => Ok(value),
         // The body succeeded but the commit failed, or the body never ran.
         (_, Some(js)) => Err(Error::from(js)),
-        (None, None) => Err(Error::RustError(
-            "transactionSync did not run its body".into(),
-        )),
+        (None, None) => Err(Error::RustError("transactionSync did not run its body".into())),
     }
 }
 

@@ -8,8 +8,8 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    durable_object, Date, DurableObject, Env, Error, Method, ObjectNamespace, Request, RequestInit,
-    Response, Result, SqlStorage, State,
+    durable_object, Date, DurableObject, Env, Error, Method, ObjectNamespace, Request, RequestInit, Response, Result,
+    SqlStorage, State,
 };
 
 use crate::sql::{as_i64, as_string, first_value, transaction_sync};
@@ -72,24 +72,16 @@ pub struct AlarmReply {
 }
 
 /// Sends `op` to the object named `name` and decodes its JSON reply.
-pub async fn call<R: DeserializeOwned>(
-    ns: &ObjectNamespace,
-    name: &str,
-    op: &StoreOp,
-) -> Result<R> {
+pub async fn call<R: DeserializeOwned>(ns: &ObjectNamespace, name: &str, op: &StoreOp) -> Result<R> {
     let stub = ns.get_by_name(name)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&serde_json::to_string(op)?)));
+    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&serde_json::to_string(op)?)));
     // The URL only has to parse; the object sees it, nothing resolves it.
     let req = Request::new_with_init("https://store.internal/call", &init)?;
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() != 200 {
         let body = resp.text().await.unwrap_or_default();
-        return Err(Error::RustError(format!(
-            "store {name}: {} {body}",
-            resp.status_code()
-        )));
+        return Err(Error::RustError(format!("store {name}: {} {body}", resp.status_code())));
     }
     resp.json().await
 }
@@ -119,10 +111,7 @@ impl DurableObject for StoreObject {
         })
         .err()
         .map(|e| e.to_string());
-        Self {
-            state,
-            schema_error,
-        }
+        Self { state, schema_error }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -142,10 +131,7 @@ impl DurableObject for StoreObject {
     async fn alarm(&self) -> Result<Response> {
         let now = Date::now().as_millis() as i64;
         transaction_sync(&self.state.storage(), |sql| {
-            sql.exec(
-                "INSERT INTO alarm_log (fired_at) VALUES (?)",
-                vec![now.into()],
-            )?;
+            sql.exec("INSERT INTO alarm_log (fired_at) VALUES (?)", vec![now.into()])?;
             Ok(())
         })?;
         Response::ok("alarm handled")
@@ -166,15 +152,10 @@ impl StoreObject {
             }
             StoreOp::CasGet { key } => {
                 let (value, version) = cas_read(&storage.sql(), &key)?;
-                Response::from_json(&CasReply {
-                    ok: true,
-                    value,
-                    version,
-                })
+                Response::from_json(&CasReply { ok: true, value, version })
             }
             StoreOp::Cas { key, expect, value } => {
-                let reply =
-                    transaction_sync(&storage, |sql| cas(sql, &key, expect.as_deref(), &value))?;
+                let reply = transaction_sync(&storage, |sql| cas(sql, &key, expect.as_deref(), &value))?;
                 Response::from_json(&reply)
             }
             StoreOp::WriteThenFail { key, value } => {
@@ -184,11 +165,7 @@ impl StoreObject {
                     Err::<(), _>(Error::RustError("deliberate failure after write".into()))
                 });
                 let (value, version) = cas_read(&storage.sql(), &key)?;
-                Response::from_json(&CasReply {
-                    ok: result.is_ok(),
-                    value,
-                    version,
-                })
+                Response::from_json(&CasReply { ok: result.is_ok(), value, version })
             }
             StoreOp::AlarmSet { delay_ms } => {
                 storage.set_alarm(delay_ms).await?;
@@ -202,18 +179,9 @@ impl StoreObject {
         let storage = self.state.storage();
         let scheduled_at = storage.get_alarm().await?;
         let sql = storage.sql();
-        let fired = as_i64(first_value(
-            sql.exec("SELECT count(*) FROM alarm_log", None)?,
-        )?)
-        .unwrap_or(0);
-        let last_fired_at = as_i64(first_value(
-            sql.exec("SELECT max(fired_at) FROM alarm_log", None)?,
-        )?);
-        Ok(AlarmReply {
-            scheduled_at,
-            fired,
-            last_fired_at,
-        })
+        let fired = as_i64(first_value(sql.exec("SELECT count(*) FROM alarm_log", None)?)?).unwrap_or(0);
+        let last_fired_at = as_i64(first_value(sql.exec("SELECT max(fired_at) FROM alarm_log", None)?)?);
+        Ok(AlarmReply { scheduled_at, fired, last_fired_at })
     }
 }
 
@@ -226,10 +194,7 @@ fn quota_used(sql: &SqlStorage, key: &str) -> Result<i64> {
 /// update at the limit, and then `RETURNING` yields no row.
 fn quota_use(sql: &SqlStorage, key: &str, limit: i64) -> Result<QuotaReply> {
     if limit < 1 {
-        return Ok(QuotaReply {
-            ok: false,
-            used: quota_used(sql, key)?,
-        });
+        return Ok(QuotaReply { ok: false, used: quota_used(sql, key)? });
     }
     let cursor = sql.exec(
         "INSERT INTO quota (key, used) VALUES (?, 1) \
@@ -239,18 +204,12 @@ fn quota_use(sql: &SqlStorage, key: &str, limit: i64) -> Result<QuotaReply> {
     )?;
     match as_i64(first_value(cursor)?) {
         Some(used) => Ok(QuotaReply { ok: true, used }),
-        None => Ok(QuotaReply {
-            ok: false,
-            used: quota_used(sql, key)?,
-        }),
+        None => Ok(QuotaReply { ok: false, used: quota_used(sql, key)? }),
     }
 }
 
 fn cas_read(sql: &SqlStorage, key: &str) -> Result<(Option<String>, i64)> {
-    let cursor = sql.exec(
-        "SELECT value, version FROM cas WHERE key = ?",
-        vec![key.into()],
-    )?;
+    let cursor = sql.exec("SELECT value, version FROM cas WHERE key = ?", vec![key.into()])?;
     let mut rows = cursor.raw();
     let row = rows.next().transpose()?;
     for rest in rows {
@@ -267,11 +226,7 @@ fn cas_read(sql: &SqlStorage, key: &str) -> Result<(Option<String>, i64)> {
 fn cas(sql: &SqlStorage, key: &str, expect: Option<&str>, value: &str) -> Result<CasReply> {
     let (current, version) = cas_read(sql, key)?;
     if current.as_deref() != expect {
-        return Ok(CasReply {
-            ok: false,
-            value: current,
-            version,
-        });
+        return Ok(CasReply { ok: false, value: current, version });
     }
     let version = version + 1;
     sql.exec(
@@ -279,11 +234,7 @@ fn cas(sql: &SqlStorage, key: &str, expect: Option<&str>, value: &str) -> Result
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
         vec![key.into(), value.into(), version.into()],
     )?;
-    Ok(CasReply {
-        ok: true,
-        value: Some(value.to_owned()),
-        version,
-    })
+    Ok(CasReply { ok: true, value: Some(value.to_owned()), version })
 }
 
 #[cfg(test)]
@@ -292,16 +243,9 @@ mod tests {
 
     #[test]
     fn call_wire_format() {
-        let op = StoreOp::QuotaUse {
-            key: "eab".into(),
-            limit: 3,
-        };
-        assert_eq!(
-            serde_json::to_string(&op).unwrap(),
-            r#"{"op":"quota_use","key":"eab","limit":3}"#
-        );
-        let op: StoreOp =
-            serde_json::from_str(r#"{"op":"cas","key":"k","expect":null,"value":"v"}"#).unwrap();
+        let op = StoreOp::QuotaUse { key: "eab".into(), limit: 3 };
+        assert_eq!(serde_json::to_string(&op).unwrap(), r#"{"op":"quota_use","key":"eab","limit":3}"#);
+        let op: StoreOp = serde_json::from_str(r#"{"op":"cas","key":"k","expect":null,"value":"v"}"#).unwrap();
         assert!(matches!(op, StoreOp::Cas { expect: None, .. }));
         let op: StoreOp = serde_json::from_str(r#"{"op":"alarm_status"}"#).unwrap();
         assert!(matches!(op, StoreOp::AlarmStatus));
