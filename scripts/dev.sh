@@ -14,8 +14,16 @@
 #                                  or core/src change. 0: build once, then serve that build
 #                                  without watching (tests: no reload in the middle of a run)
 #        EDGE_ACME_DEV_SKIP_BUILD  1 with EDGE_ACME_DEV_WATCH=0: serve worker/build/ as it is
-# Prints, once /health answers over HTTPS:
+#        EDGE_ACME_HTTP01_ADDR     dev/test only: send every http-01 check to this host:port
+#                                  (e.g. 127.0.0.1:5002), whatever the name; unset: port 80
+#        EDGE_ACME_DOH_URL         DNS-over-HTTPS resolver for dns-01 and CAA
+#                                  (e.g. http://127.0.0.1:8053/dns-query); unset: public DoH
+#        EDGE_ACME_EAB_REQUIRED    true: newAccount needs an external account binding
+#        EDGE_ACME_SKIP_CAA        true: no CAA lookups (offline use without a DoH server)
+# Prints, once the directory answers over HTTPS:
 #        edge-acme dev: ready base_url=https://127.0.0.1:PORT ca_bundle=/abs/ca.pem
+# and writes $EDGE_ACME_DEV_STATE/dev.json with the directory URL, the TLS CA bundle,
+# the ACME root, the admin token and one ready EAB credential (see README).
 # SIGINT/SIGTERM/SIGHUP stop wrangler and every process it started, then exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,6 +86,21 @@ EOT
 }
 make_tls
 
+# --- development secrets (admin token, EAB master secret), made once ---------------------
+SECRETS=$DEV_STATE/secrets.env
+if [ ! -s "$SECRETS" ]; then
+  (umask 077 && printf 'ADMIN_TOKEN=%s\nEAB_MASTER_SECRET=%s\n' "$(openssl rand -hex 24)" \
+    "$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')" >"$SECRETS")
+fi
+ADMIN_TOKEN=$(sed -n 's/^ADMIN_TOKEN=//p' "$SECRETS")
+EAB_MASTER_SECRET=$(sed -n 's/^EAB_MASTER_SECRET=//p' "$SECRETS")
+ACME_VARS=(--var "DEV_CA:1" --var "ADMIN_TOKEN:$ADMIN_TOKEN" --var "EAB_MASTER_SECRET:$EAB_MASTER_SECRET"
+  --var "CAA_IDENTITIES:${EDGE_ACME_CAA_IDENTITIES:-edge-acme.test}")
+[ -z "${EDGE_ACME_HTTP01_ADDR:-}" ] || ACME_VARS+=(--var "HTTP01_ADDR:$EDGE_ACME_HTTP01_ADDR")
+[ -z "${EDGE_ACME_DOH_URL:-}" ] || ACME_VARS+=(--var "DOH_URL:$EDGE_ACME_DOH_URL")
+[ "${EDGE_ACME_EAB_REQUIRED:-false}" != true ] || ACME_VARS+=(--var "EAB_REQUIRED:true")
+[ "${EDGE_ACME_SKIP_CAA:-false}" != true ] || ACME_VARS+=(--var "SKIP_CAA:true")
+
 # --- wrangler dev ------------------------------------------------------------------------
 WPID=
 NOWATCH_CONFIG=
@@ -131,11 +154,11 @@ log "state $PERSIST_TO"
 wrangler dev "${CONFIG_ARGS[@]}" --local --ip 127.0.0.1 --port "$PORT" --inspector-port "$INSPECTOR_PORT" \
   --show-interactive-dev-session=false --persist-to "$PERSIST_TO" \
   --local-protocol https --https-key-path "$TLS/server.key" --https-cert-path "$TLS/server.pem" \
-  --var EDGE_ACME_DEV_ROUTES:1 "$@" </dev/null &
+  --var EDGE_ACME_DEV_ROUTES:1 "${ACME_VARS[@]}" "$@" </dev/null &
 WPID=$!
 
 deadline=$((SECONDS + READY_TIMEOUT))
-until curl -sf -o /dev/null --max-time 2 --cacert "$TLS/ca.pem" "$BASE_URL/health"; do
+until curl -sf -o /dev/null --max-time 5 --cacert "$TLS/ca.pem" "$BASE_URL/directory"; do
   if ! kill -0 "$WPID" 2>/dev/null; then
     wait "$WPID" && rc=0 || rc=$?
     WPID=
@@ -145,7 +168,28 @@ until curl -sf -o /dev/null --max-time 2 --cacert "$TLS/ca.pem" "$BASE_URL/healt
   if [ $SECONDS -ge $deadline ]; then log "not ready after ${READY_TIMEOUT}s"; exit 1; fi
   sleep 0.2
 done
+# One EAB credential per state folder, made through the admin API on first start.
+EAB_FILE=$DEV_STATE/eab.json
+admin() { curl -sf --cacert "$TLS/ca.pem" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
+kid=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["kid"])' "$EAB_FILE" 2>/dev/null || true)
+if [ -z "$kid" ] || ! admin -o /dev/null "$BASE_URL/admin/eab/$kid"; then
+  admin -d '{"label":"dev"}' "$BASE_URL/admin/eab" >"$EAB_FILE.tmp" && mv "$EAB_FILE.tmp" "$EAB_FILE"
+fi
+curl -sf --cacert "$TLS/ca.pem" "$BASE_URL/dev/acme-root.pem" -o "$DEV_STATE/acme-root.pem"
+python3 - "$DEV_STATE" "$BASE_URL" "$TLS/ca.pem" "$ADMIN_TOKEN" <<'PY'
+import json, sys
+state, base, bundle, token = sys.argv[1:5]
+eab = json.load(open(f"{state}/eab.json"))
+json.dump({"directory": f"{base}/directory", "base_url": base, "ca_bundle": bundle,
+           "acme_root": f"{state}/acme-root.pem", "admin_token": token,
+           "eab": {"kid": eab["kid"], "hmac_key": eab["macKey"]}},
+          open(f"{state}/dev.json", "w"), indent=2)
+PY
+chmod 600 "$DEV_STATE/dev.json"
 log "ready base_url=$BASE_URL ca_bundle=$TLS/ca.pem"
+log "directory $BASE_URL/directory"
+log "admin token in $DEV_STATE/dev.json; EAB key id $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["eab"]["kid"])' "$DEV_STATE/dev.json")"
+log "facts for scripts: $DEV_STATE/dev.json"
 
 wait "$WPID" && rc=0 || rc=$?
 WPID=

@@ -141,7 +141,7 @@ impl Config {
                 },
                 Profile {
                     name: "shortlived".into(),
-                    description: "7-day TLS server certificate without revocation information".into(),
+                    description: "7-day TLS server certificate".into(),
                     validity_secs: 7 * 24 * 3600,
                     issuer: "local".into(),
                 },

@@ -48,6 +48,44 @@ pub enum StoreOp {
         delay_ms: i64,
     },
     AlarmStatus,
+    /// The engine's storage: read one record.
+    Get {
+        name: String,
+    },
+    /// The engine's storage: conditional write (`version` None: only if absent).
+    Put {
+        name: String,
+        value: String,
+        version: Option<i64>,
+    },
+    /// The engine's storage: delete if the version matches.
+    Delete {
+        name: String,
+        version: i64,
+    },
+    /// Remembers a freshly issued nonce (and forgets expired ones).
+    NonceAdd {
+        nonce: String,
+        now: i64,
+        max_age: i64,
+    },
+    /// Consumes a nonce; `ok` only for the first redemption within `max_age`.
+    NonceRedeem {
+        nonce: String,
+        now: i64,
+        max_age: i64,
+    },
+}
+
+/// Reply to `Get`, `Put`, `Delete`, `NonceAdd` and `NonceRedeem`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KvReply {
+    /// For Put/Delete/Nonce ops: whether it happened.
+    pub ok: bool,
+    /// The current value (after a successful Put: the new one).
+    pub value: Option<String>,
+    /// The current version (0: absent).
+    pub version: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,6 +128,9 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, used INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS cas (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alarm_log (id INTEGER PRIMARY KEY, fired_at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS nonces_issued ON nonces (issued)",
 ];
 
 #[durable_object]
@@ -172,6 +213,45 @@ impl StoreObject {
                 Response::from_json(&self.alarm_status().await?)
             }
             StoreOp::AlarmStatus => Response::from_json(&self.alarm_status().await?),
+            StoreOp::Get { name } => {
+                let (value, version) = kv_read(&storage.sql(), &name)?;
+                Response::from_json(&KvReply { ok: true, value, version })
+            }
+            StoreOp::Put { name, value, version } => {
+                let reply = transaction_sync(&storage, |sql| kv_put(sql, &name, &value, version))?;
+                Response::from_json(&reply)
+            }
+            StoreOp::Delete { name, version } => {
+                let reply = transaction_sync(&storage, |sql| {
+                    let (current, v) = kv_read(sql, &name)?;
+                    if current.is_none() || v != version {
+                        return Ok(KvReply { ok: false, value: current, version: v });
+                    }
+                    sql.exec("DELETE FROM kv WHERE name = ?", vec![name.as_str().into()])?;
+                    Ok(KvReply { ok: true, value: None, version: 0 })
+                })?;
+                Response::from_json(&reply)
+            }
+            StoreOp::NonceAdd { nonce, now, max_age } => {
+                transaction_sync(&storage, |sql| {
+                    sql.exec("DELETE FROM nonces WHERE issued < ?", vec![(now - max_age).into()])?;
+                    sql.exec(
+                        "INSERT INTO nonces (nonce, issued) VALUES (?, ?)",
+                        vec![nonce.as_str().into(), now.into()],
+                    )?;
+                    Ok(())
+                })?;
+                Response::from_json(&KvReply { ok: true, value: None, version: 0 })
+            }
+            StoreOp::NonceRedeem { nonce, now, max_age } => {
+                // One statement: the row is deleted by exactly one caller.
+                let cursor = storage
+                    .sql()
+                    .exec("DELETE FROM nonces WHERE nonce = ? RETURNING issued", vec![nonce.as_str().into()])?;
+                let issued = as_i64(first_value(cursor)?);
+                let ok = issued.is_some_and(|t| now - t <= max_age);
+                Response::from_json(&KvReply { ok, value: None, version: 0 })
+            }
         }
     }
 
@@ -219,6 +299,37 @@ fn cas_read(sql: &SqlStorage, key: &str) -> Result<(Option<String>, i64)> {
     let value = as_string(row.next());
     let version = as_i64(row.next()).unwrap_or(0);
     Ok((value, version))
+}
+
+fn kv_read(sql: &SqlStorage, name: &str) -> Result<(Option<String>, i64)> {
+    let cursor = sql.exec("SELECT value, version FROM kv WHERE name = ?", vec![name.into()])?;
+    let mut rows = cursor.raw();
+    let row = rows.next().transpose()?;
+    for rest in rows {
+        rest?;
+    }
+    let mut row = row.unwrap_or_default().into_iter();
+    Ok((as_string(row.next()), as_i64(row.next()).unwrap_or(0)))
+}
+
+/// The engine's compare-and-set: write iff the current version is `expect`
+/// (`None`: the record must be absent).
+fn kv_put(sql: &SqlStorage, name: &str, value: &str, expect: Option<i64>) -> Result<KvReply> {
+    let (current, version) = kv_read(sql, name)?;
+    let matches = match expect {
+        None => current.is_none(),
+        Some(v) => current.is_some() && v == version,
+    };
+    if !matches {
+        return Ok(KvReply { ok: false, value: current, version });
+    }
+    let version = version + 1;
+    sql.exec(
+        "INSERT INTO kv (name, value, version) VALUES (?, ?, ?) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, version = excluded.version",
+        vec![name.into(), value.into(), version.into()],
+    )?;
+    Ok(KvReply { ok: true, value: Some(value.to_owned()), version })
 }
 
 /// Read, compare, write: three statements, atomic because the caller runs

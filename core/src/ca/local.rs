@@ -17,9 +17,16 @@
 //! | authorityInfoAccess | caIssuers (http URL) |
 //! | subjectAltName | critical, because the subject is empty (RFC 5280 §4.2.1.6) |
 //! | certificatePolicies | 2.23.140.1.2.1 (domain validated) |
-//! | cRLDistributionPoints | http URL, absent for short-lived certificates |
+//! | cRLDistributionPoints | http URL, whenever the request carries one (see below) |
 //!
 //! No subjectKeyIdentifier is written for subscriber certificates (BR: NOT RECOMMENDED).
+//!
+//! The Baseline Requirements let short-lived certificates (at most 7 days since
+//! 2026-03-15, counted inclusively) leave out the CRL distribution point, but pkilint
+//! also applies Microsoft Root Program 3.A.5, which wants revocation information in
+//! every end-entity certificate and reports its absence as an error. The engine should
+//! therefore pass a `crl_url` for short-lived certificates as well; the test
+//! `short_lived_leaf_without_crl_dp_draws_only_the_microsoft_revocation_error` pins this.
 //!
 //! The CA key is P-256 or P-384 and signs with ecdsa-with-SHA256 or -SHA384. Its key
 //! identifier is RFC 7093 method 1 (the leftmost 160 bits of the SHA-256 of the public
@@ -34,6 +41,7 @@ use const_oid::AssociatedOid;
 use core::fmt::Write;
 use der::asn1::{Any, BitString, Ia5String, OctetString, Uint, Utf8StringRef};
 use der::{Decode, Encode};
+use pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use sha2::{Digest, Sha256};
 use signature::Keypair;
 use spki::{DynSignatureAlgorithmIdentifier, EncodePublicKey, ObjectIdentifier, SubjectPublicKeyInfoOwned};
@@ -55,9 +63,9 @@ use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
-use super::x509::{canonical_ip, encode_failed, extension, time_from_unix, to_der};
+use super::x509::{canonical_ip, encode_failed, extension, time_from_unix, time_to_unix, to_der};
 use super::{LeafRequest, RevokedEntry};
-use crate::jose::{KeyKind, SigningKey};
+use crate::jose::{Jwk, KeyKind};
 use crate::problem::Problem;
 
 /// CA/Browser Forum reserved policy identifier for domain-validated certificates.
@@ -71,19 +79,23 @@ const INTERMEDIATE_LIFETIME_SECS: u64 = 1826 * 86400;
 #[derive(Clone, Debug)]
 pub struct LocalCa {
     name: String,
-    key: SigningKey,
+    key: CaKey,
     cert_der: Vec<u8>,
     /// The certificate's subject, which is the issuer of everything this CA signs.
     subject: Name,
     /// The certificate's subjectKeyIdentifier, written as authorityKeyIdentifier.
     key_id: Vec<u8>,
+    /// The certificate's notAfter: no certificate this CA signs may outlive it.
+    not_after: u64,
 }
 
-fn internal(what: &str) -> impl FnOnce(builder::Error) -> Problem + '_ {
+/// serverInternal for a failure inside x509-cert's builder while making `what`.
+fn build_failed(what: &str) -> impl FnOnce(builder::Error) -> Problem + '_ {
     move |e| Problem::server_internal(format!("{what}: {e}"))
 }
 
-fn config(detail: impl Into<String>) -> Problem {
+/// serverInternal: the CA's configuration or the engine's request is wrong, never the client.
+fn internal(detail: impl Into<String>) -> Problem {
     Problem::server_internal(detail)
 }
 
@@ -98,7 +110,7 @@ impl LocalCa {
         random: &mut dyn FnMut(&mut [u8]),
         now: u64,
     ) -> Result<LocalCa, Problem> {
-        let key = ca_key(kind, random)?;
+        let key = CaKey::generate(kind, random)?;
         let subject = dev_name(&format!("edge-acme development CA {}", short_random(random)))?;
         let cert_der = ca_certificate(&CaCert {
             signer: &key,
@@ -124,7 +136,7 @@ impl LocalCa {
         random: &mut dyn FnMut(&mut [u8]),
         now: u64,
     ) -> Result<(Vec<u8>, LocalCa), Problem> {
-        let root_key = ca_key(kind, random)?;
+        let root_key = CaKey::generate(kind, random)?;
         let suffix = short_random(random);
         let root_name = dev_name(&format!("edge-acme development root CA {suffix}"))?;
         let root_der = ca_certificate(&CaCert {
@@ -138,7 +150,7 @@ impl LocalCa {
             not_after: now + ROOT_LIFETIME_SECS,
             path_len: None,
         })?;
-        let key = ca_key(kind, random)?;
+        let key = CaKey::generate(kind, random)?;
         let root_key_id = key_identifier(&root_key)?;
         let cert_der = ca_certificate(&CaCert {
             signer: &root_key,
@@ -158,20 +170,20 @@ impl LocalCa {
     /// DER certificate of that key, which must be a CA certificate with a
     /// subjectKeyIdentifier.
     pub fn from_parts(name: &str, key_pkcs8_der: &[u8], cert_der: &[u8]) -> Result<LocalCa, Problem> {
-        let key = SigningKey::from_pkcs8_der(key_pkcs8_der)
-            .map_err(|p| config(format!("CA {name:?} private key: {}", p.detail)))?;
+        let key = CaKey::from_pkcs8_der(key_pkcs8_der)
+            .ok_or_else(|| internal(format!("CA {name:?} private key is not a PKCS#8 ECDSA P-256 or P-384 key")))?;
         LocalCa::from_key_and_cert(name, key, cert_der.to_vec())
     }
 
-    fn from_key_and_cert(name: &str, key: SigningKey, cert_der: Vec<u8>) -> Result<LocalCa, Problem> {
-        if !matches!(key, SigningKey::P256(_) | SigningKey::P384(_)) {
-            return Err(config(format!("CA {name:?} key must be ECDSA P-256 or P-384")));
-        }
-        let bad = |what: &str| config(format!("CA {name:?} certificate {what}"));
+    fn from_key_and_cert(name: &str, key: CaKey, cert_der: Vec<u8>) -> Result<LocalCa, Problem> {
+        let bad = |what: &str| internal(format!("CA {name:?} certificate {what}"));
         let cert = Certificate::from_der(&cert_der).map_err(|e| bad(&format!("is not DER X.509: {e}")))?;
         let tbs = cert.tbs_certificate();
         let spki = to_der(tbs.subject_public_key_info())?;
-        let same_key = crate::jose::Jwk::from_spki_der(&spki).is_ok_and(|k| k == key.public_jwk());
+        let same_key = match (Jwk::from_spki_der(&spki), Jwk::from_spki_der(&to_der(&key.spki()?)?)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
         if !same_key {
             return Err(bad("does not certify the CA private key"));
         }
@@ -188,6 +200,7 @@ impl LocalCa {
             key,
             subject: tbs.subject().clone(),
             key_id: ski.1 .0.as_bytes().to_vec(),
+            not_after: time_to_unix(tbs.validity().not_after),
             cert_der,
         })
     }
@@ -219,9 +232,12 @@ impl LocalCa {
     /// an IP address that does not parse, inverted validity) is `serverInternal`.
     pub fn issue_leaf(&self, req: &LeafRequest) -> Result<Vec<u8>, Problem> {
         let spki = SubjectPublicKeyInfoOwned::from_der(&req.spki_der)
-            .map_err(|e| config(format!("leaf public key is not a DER SubjectPublicKeyInfo: {e}")))?;
+            .map_err(|e| internal(format!("leaf public key is not a DER SubjectPublicKeyInfo: {e}")))?;
         if req.not_after <= req.not_before {
-            return Err(config("leaf notAfter must be after notBefore"));
+            return Err(internal("leaf notAfter must be after notBefore"));
+        }
+        if req.not_after > self.not_after {
+            return Err(internal(format!("CA {:?} expires before the certificate would; renew the CA", self.name)));
         }
         let subject = Name::default();
         let mut sans: Vec<GeneralName> = Vec::new();
@@ -234,14 +250,14 @@ impl LocalCa {
         for ip in &req.ip_addrs {
             let addr: core::net::IpAddr = canonical_ip(ip)
                 .and_then(|c| c.parse().ok())
-                .ok_or_else(|| config(format!("{ip:?} is not an IP address")))?;
+                .ok_or_else(|| internal(format!("{ip:?} is not an IP address")))?;
             let name = GeneralName::from(addr);
             if !sans.contains(&name) {
                 sans.push(name);
             }
         }
         if sans.is_empty() {
-            return Err(config("a certificate needs at least one DNS name or IP address"));
+            return Err(internal("a certificate needs at least one DNS name or IP address"));
         }
 
         // digitalSignature only, for every key type: pkilint warns on an RSA leaf with
@@ -289,7 +305,7 @@ impl LocalCa {
         let profile = FixedProfile { issuer: self.subject.clone(), subject, extensions: exts };
         let validity = Validity::new(time_from_unix(req.not_before)?, time_from_unix(req.not_after)?);
         let builder = CertificateBuilder::new(profile, positive_serial(req.serial), validity, spki)
-            .map_err(internal("leaf certificate"))?;
+            .map_err(build_failed("leaf certificate"))?;
         to_der(&sign(&self.key, builder)?)
     }
 
@@ -304,12 +320,12 @@ impl LocalCa {
         crl_number: u64,
     ) -> Result<Vec<u8>, Problem> {
         if next_update <= this_update {
-            return Err(config("CRL nextUpdate must be after thisUpdate"));
+            return Err(internal("CRL nextUpdate must be after thisUpdate"));
         }
         let mut entries = Vec::with_capacity(revoked.len());
         for r in revoked {
             let serial_number = SerialNumber::new(&r.serial)
-                .map_err(|e| config(format!("revoked serial {:02x?} is not a valid serial number: {e}", r.serial)))?;
+                .map_err(|e| internal(format!("revoked serial {:02x?} is not a valid serial number: {e}", r.serial)))?;
             let reason = match r.reason {
                 None | Some(0) => None,
                 Some(code) => Some(vec![extension(CrlReason::OID, false, &crl_reason(code)?)?]),
@@ -372,19 +388,87 @@ fn crl_reason(code: u8) -> Result<CrlReason, Problem> {
         8 => CrlReason::RemoveFromCRL,
         9 => CrlReason::PrivilegeWithdrawn,
         10 => CrlReason::AaCompromise,
-        _ => return Err(config(format!("{code} is not a CRL reason code (RFC 5280 §5.3.1)"))),
+        _ => return Err(internal(format!("{code} is not a CRL reason code (RFC 5280 §5.3.1)"))),
     })
 }
 
 fn ia5(s: &str) -> Result<Ia5String, Problem> {
-    Ia5String::new(s).map_err(|_| config(format!("{s:?} is not an IA5 (ASCII) string")))
+    Ia5String::new(s).map_err(|_| internal(format!("{s:?} is not an IA5 (ASCII) string")))
 }
 
-fn ca_key(kind: KeyKind, random: &mut dyn FnMut(&mut [u8])) -> Result<SigningKey, Problem> {
-    if !matches!(kind, KeyKind::P256 | KeyKind::P384) {
-        return Err(config("CA keys must be ECDSA P-256 or P-384"));
+/// The CA's private key.
+///
+/// Kept apart from [`crate::jose::SigningKey`] on purpose: that enum's methods match on
+/// RSA, P-521 and Ed25519 keys too, which would link private-key code the CA never runs
+/// into the Worker.
+#[derive(Clone)]
+enum CaKey {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+}
+
+/// Retries before concluding the randomness source is broken (a try fails with
+/// probability below 2^-32).
+const MAX_KEYGEN_TRIES: usize = 128;
+
+impl CaKey {
+    /// Draws a scalar from the host's randomness, retrying out-of-range values.
+    fn generate(kind: KeyKind, random: &mut dyn FnMut(&mut [u8])) -> Result<CaKey, Problem> {
+        for _ in 0..MAX_KEYGEN_TRIES {
+            let key = match kind {
+                KeyKind::P256 => {
+                    let mut b = [0u8; 32];
+                    random(&mut b);
+                    p256::ecdsa::SigningKey::from_slice(&b).ok().map(CaKey::P256)
+                }
+                KeyKind::P384 => {
+                    let mut b = [0u8; 48];
+                    random(&mut b);
+                    p384::ecdsa::SigningKey::from_slice(&b).ok().map(CaKey::P384)
+                }
+                _ => return Err(internal("CA keys must be ECDSA P-256 or P-384")),
+            };
+            if let Some(k) = key {
+                return Ok(k);
+            }
+        }
+        Err(internal("random source produced no valid CA private key"))
     }
-    SigningKey::from_random_bytes(kind, random)
+
+    fn from_pkcs8_der(der: &[u8]) -> Option<CaKey> {
+        if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
+            Some(CaKey::P256(k))
+        } else {
+            p384::ecdsa::SigningKey::from_pkcs8_der(der).ok().map(CaKey::P384)
+        }
+    }
+
+    fn to_pkcs8_der(&self) -> Vec<u8> {
+        let doc = match self {
+            CaKey::P256(k) => k.to_pkcs8_der(),
+            CaKey::P384(k) => k.to_pkcs8_der(),
+        };
+        doc.expect("PKCS#8 encoding of a valid private key").as_bytes().to_vec()
+    }
+
+    /// The SubjectPublicKeyInfo of the public half.
+    fn spki(&self) -> Result<SubjectPublicKeyInfoOwned, Problem> {
+        let spki = match self {
+            CaKey::P256(k) => SubjectPublicKeyInfoOwned::from_key(k.verifying_key()),
+            CaKey::P384(k) => SubjectPublicKeyInfoOwned::from_key(k.verifying_key()),
+        };
+        spki.map_err(|e| internal(format!("CA public key encoding failed: {e}")))
+    }
+}
+
+impl core::fmt::Debug for CaKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never print private material.
+        f.write_str(match self {
+            CaKey::P256(_) => "CaKey::P256",
+            CaKey::P384(_) => "CaKey::P384",
+        })
+    }
 }
 
 fn short_random(random: &mut dyn FnMut(&mut [u8])) -> String {
@@ -411,25 +495,20 @@ fn dev_name(cn: &str) -> Result<Name, Problem> {
     Name::from_der(&to_der(&rdns)?).map_err(encode_failed)
 }
 
-/// The DER SubjectPublicKeyInfo of a signing key.
-fn spki_of(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, Problem> {
-    SubjectPublicKeyInfoOwned::from_der(&key.public_jwk().to_spki_der()).map_err(encode_failed)
-}
-
 /// RFC 7093 §2 method 1: the leftmost 160 bits of the SHA-256 of the subjectPublicKey bits.
-fn key_identifier(key: &SigningKey) -> Result<Vec<u8>, Problem> {
-    let spki = spki_of(key)?;
+fn key_identifier(key: &CaKey) -> Result<Vec<u8>, Problem> {
+    let spki = key.spki()?;
     Ok(Sha256::digest(spki.subject_public_key.raw_bytes())[..20].to_vec())
 }
 
 /// What differs between a root and an intermediate certificate.
 struct CaCert<'a> {
-    signer: &'a SigningKey,
+    signer: &'a CaKey,
     issuer: &'a Name,
     /// None for a self-signed certificate (the AKI is then the subject's own key id).
     issuer_key_id: Option<&'a [u8]>,
     subject: Name,
-    subject_key: &'a SigningKey,
+    subject_key: &'a CaKey,
     serial: SerialNumber,
     not_before: u64,
     not_after: u64,
@@ -464,19 +543,18 @@ fn ca_certificate(c: &CaCert<'_>) -> Result<Vec<u8>, Problem> {
     }
     let profile = FixedProfile { issuer: c.issuer.clone(), subject: c.subject.clone(), extensions: exts };
     let validity = Validity::new(time_from_unix(c.not_before)?, time_from_unix(c.not_after)?);
-    let builder = CertificateBuilder::new(profile, c.serial.clone(), validity, spki_of(c.subject_key)?)
-        .map_err(internal("CA certificate"))?;
+    let builder = CertificateBuilder::new(profile, c.serial.clone(), validity, c.subject_key.spki()?)
+        .map_err(build_failed("CA certificate"))?;
     to_der(&sign(c.signer, builder)?)
 }
 
 /// Runs a certificate or CRL builder through the CA key (DER ECDSA signatures).
-fn sign<B: Builder>(key: &SigningKey, builder: B) -> Result<B::Output, Problem> {
+fn sign<B: Builder>(key: &CaKey, builder: B) -> Result<B::Output, Problem> {
     let out = match key {
-        SigningKey::P256(k) => builder.build::<_, p256::ecdsa::DerSignature>(k),
-        SigningKey::P384(k) => builder.build::<_, p384::ecdsa::DerSignature>(k),
-        _ => return Err(config("CA keys must be ECDSA P-256 or P-384")),
+        CaKey::P256(k) => builder.build::<_, p256::ecdsa::DerSignature>(k),
+        CaKey::P384(k) => builder.build::<_, p384::ecdsa::DerSignature>(k),
     };
-    out.map_err(internal("signing"))
+    out.map_err(build_failed("signing"))
 }
 
 /// A builder profile whose names and extensions are decided beforehand, so the whole
@@ -543,6 +621,7 @@ mod tests {
     use super::*;
     use crate::host::testing::SeededRng;
     use crate::host::Rng;
+    use crate::jose::SigningKey;
     use crate::problem::ProblemType;
     use alloc::string::ToString;
     use std::println;
@@ -861,7 +940,7 @@ mod tests {
         let ca = ca(KeyKind::P256, 37);
         let base = leaf_request("p256-sha256.der", 90, true);
         type Edit = fn(&mut LeafRequest);
-        let cases: [(&str, Edit); 5] = [
+        let cases: [(&str, Edit); 6] = [
             ("no names", |r| {
                 r.dns_names.clear();
                 r.ip_addrs.clear();
@@ -869,6 +948,7 @@ mod tests {
             ("bad IP", |r| r.ip_addrs.push("1.2.3".into())),
             ("non-ASCII name", |r| r.dns_names.push("bücher.example".into())),
             ("inverted validity", |r| r.not_after = r.not_before),
+            ("outlives the CA", |r| r.not_after = NOW + 20 * 365 * 86400),
             ("bad key", |r| r.spki_der = fixture("p256-sha256.der")),
         ];
         for (what, edit) in cases {

@@ -56,7 +56,9 @@ pub struct LeafRequest {
     pub not_before: u64,
     /// Last second of validity, inclusive (RFC 5280 §4.1.2.5); see [`not_after`].
     pub not_after: u64,
-    /// CRL distribution point URL (http); `None` for short-lived certificates.
+    /// CRL distribution point URL (http). The Baseline Requirements allow `None` for
+    /// short-lived certificates, but pkilint then reports Microsoft Root Program 3.A.5
+    /// as an error (see [`local`]), so pass it for every profile.
     pub crl_url: Option<String>,
     /// URL of the issuer certificate for the AIA caIssuers entry (http).
     pub issuer_url: String,
@@ -166,7 +168,7 @@ impl Issuer for LocalCa {
 }
 
 /// Local CAs by issuer name; a profile's `issuer` picks one.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Issuers {
     by_name: BTreeMap<String, LocalCa>,
 }

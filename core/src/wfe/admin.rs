@@ -70,7 +70,8 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
 
     async fn admin(&self, req: &Request) -> Result<Response, Problem> {
         if !self.admin_authorized(req) {
-            let mut r = Response::problem(&Problem::unauthorized("admin API: missing or wrong bearer token").with_status(401));
+            let mut r =
+                Response::problem(&Problem::unauthorized("admin API: missing or wrong bearer token").with_status(401));
             r.set_header("WWW-Authenticate", "Bearer");
             return Ok(r);
         }
@@ -86,7 +87,8 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
                 Ok(Response::json(201, &issued))
             }
             ("GET", ["eab", kid]) => {
-                let rec = ra::eab::get(self.store, kid).await?.ok_or_else(|| Problem::not_found("no such credential"))?;
+                let rec =
+                    ra::eab::get(self.store, kid).await?.ok_or_else(|| Problem::not_found("no such credential"))?;
                 Ok(Response::json(
                     200,
                     &json!({
@@ -98,7 +100,9 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
                     }),
                 ))
             }
-            ("POST", ["eab", kid, "rotate"]) => Ok(Response::json(200, &ra::eab::rotate(self.store, eab, now, kid).await?)),
+            ("POST", ["eab", kid, "rotate"]) => {
+                Ok(Response::json(200, &ra::eab::rotate(self.store, eab, now, kid).await?))
+            }
             ("POST", ["eab", kid, "revoke"]) => {
                 let rec = ra::eab::revoke(self.store, kid).await?;
                 Ok(Response::json(200, &json!({"kid": rec.kid, "status": rec.status})))
@@ -193,7 +197,10 @@ mod tests {
         let iv = body_json(&info);
         assert_eq!(iv["label"], "team a");
         assert_eq!(iv["macKeyMaxUses"], 1000);
-        assert!(!String::from_utf8_lossy(&info.body).contains(v["macKey"].as_str().unwrap()), "MAC key never shown again");
+        assert!(
+            !String::from_utf8_lossy(&info.body).contains(v["macKey"].as_str().unwrap()),
+            "MAC key never shown again"
+        );
         let rot = body_json(&call(&ca, "POST", &format!("/admin/eab/{kid}/rotate"), "", T));
         assert_eq!(rot["version"], 2);
         assert_ne!(rot["macKey"], v["macKey"]);
@@ -213,7 +220,10 @@ mod tests {
         assert_eq!(call(&ca, "POST", "/admin/tenants/t1/claims", r#"{"name":"Bad_Name"}"#, T).status, 400);
         assert_eq!(call(&ca, "DELETE", "/admin/tenants/t1/claims/corp.example", "", T).status, 204);
         assert_eq!(call(&ca, "DELETE", "/admin/tenants/t1/claims/corp.example", "", T).status, 404);
-        assert!(body_json(&call(&ca, "GET", "/admin/tenants/t1/claims", "", T))["claims"].as_array().unwrap().is_empty());
+        assert!(body_json(&call(&ca, "GET", "/admin/tenants/t1/claims", "", T))["claims"]
+            .as_array()
+            .unwrap()
+            .is_empty());
         assert_eq!(call(&ca, "GET", "/admin/tenants/t1/accounts", "", T).status, 200);
         assert_eq!(call(&ca, "POST", "/admin/certificates/00ff/revoke", "", T).status, 404);
         assert_eq!(call(&ca, "POST", "/admin/certificates/00ff/revoke", r#"{"reason":7}"#, T).status, 400);

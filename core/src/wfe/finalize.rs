@@ -69,8 +69,10 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
             ip_addrs: csr.ip_addrs.iter().cloned().collect(),
             serial: random_bytes::<16>(self.rng),
             not_before,
-            not_after: order.not_after.unwrap_or(not_before + profile.validity_secs),
-            crl_url: (profile.validity_secs > 10 * 86_400).then(|| self.config.crl_url(&profile.issuer)),
+            not_after: order.not_after.unwrap_or_else(|| ca::not_after(not_before, profile.validity_secs)),
+            // Always: pkilint applies the Microsoft root program's revocation rule to
+            // every end-entity certificate, short-lived ones included.
+            crl_url: Some(self.config.crl_url(&profile.issuer)),
             issuer_url: self.config.issuer_url(&profile.issuer),
         };
         let outcome = self.issuer.issue(&profile, &leaf).await;
