@@ -16,7 +16,6 @@
 //!   this key at this endpoint.
 
 // `Problem` is the crate-wide error type; its size is problem.rs's decision, not ours.
-#![allow(clippy::result_large_err)]
 
 use alloc::format;
 use alloc::string::String;

@@ -3,6 +3,8 @@
 //! The ACME protocol logic lives in `edge-acme-core` (sans-I/O); this crate only
 //! routes requests and implements the core's storage, validation and issuance
 //! traits on Durable Objects, KV and `fetch()` ([`host`]).
+// `Problem` is the core's rich error type; its size on the error path does not matter.
+#![allow(clippy::result_large_err)]
 
 use edge_acme_core::wfe::{Engine, Request as AcmeRequest, Response as AcmeResponse};
 use worker::{event, Context, Env, Headers, Request, Response, Result};

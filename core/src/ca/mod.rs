@@ -16,7 +16,6 @@
 //! numbers and key material come in as arguments.
 
 // `Problem` is the crate-wide error type; its size is problem.rs's decision, not ours.
-#![allow(clippy::result_large_err)]
 
 pub mod cert;
 pub mod csr;

@@ -29,7 +29,6 @@
 //!   RSA outside 2048..=8192 bits or with `e` other than 65537, or private members.
 
 // `Problem` is the crate-wide error type; its size is problem.rs's decision, not ours.
-#![allow(clippy::result_large_err)]
 
 mod json;
 mod jwk;

@@ -20,7 +20,6 @@
 //! the subscriber what was fetched and what was wrong.
 
 // `Problem` is the crate-wide error type; its size is problem.rs's decision, not ours.
-#![allow(clippy::result_large_err)]
 
 mod caa;
 mod dns01;
