@@ -642,3 +642,119 @@ fn other_accounts_cannot_touch_orders_authorizations_or_certificates() {
     let order_url = c.path_of(order["finalize"].as_str().unwrap()).trim_end_matches("/finalize").to_string();
     assert_eq!(problem_name(&stranger.post(&order_url, None)), "unauthorized");
 }
+
+// ---- issuers behind the front end: asynchronous, failing, and wrong back ends ----
+
+/// A back end wrapping the local CA that can answer later, fail, or sign the wrong names.
+struct Backend<'a> {
+    ca: &'a crate::ca::local::LocalCa,
+    mode: &'static str,
+    polls: core::cell::Cell<u32>,
+    pending: core::cell::RefCell<Option<crate::ca::LeafRequest>>,
+}
+
+impl crate::ca::Issuer for Backend<'_> {
+    async fn issue(
+        &self,
+        profile: &crate::config::Profile,
+        req: &crate::ca::LeafRequest,
+    ) -> Result<crate::ca::IssueOutcome, crate::Problem> {
+        match self.mode {
+            "async" => {
+                *self.pending.borrow_mut() = Some(req.clone());
+                Ok(crate::ca::IssueOutcome::Pending { handle: "job-1".into(), retry_after: 5 })
+            }
+            "down" => Err(crate::Problem::server_internal("upstream CA: connection refused")),
+            "wrong" => {
+                let mut other = req.clone();
+                other.dns_names = vec!["attacker.example".into()];
+                crate::ca::Issuer::issue(self.ca, profile, &other).await
+            }
+            _ => crate::ca::Issuer::issue(self.ca, profile, req).await,
+        }
+    }
+    async fn poll(
+        &self,
+        profile: &crate::config::Profile,
+        handle: &str,
+    ) -> Result<crate::ca::IssueOutcome, crate::Problem> {
+        assert_eq!(handle, "job-1");
+        self.polls.set(self.polls.get() + 1);
+        if self.polls.get() < 2 {
+            return Ok(crate::ca::IssueOutcome::Pending { handle: handle.into(), retry_after: 5 });
+        }
+        let req = self.pending.borrow().clone().expect("issued first");
+        crate::ca::Issuer::issue(self.ca, profile, &req).await
+    }
+    fn issuer_chain(&self, issuer: &str) -> Option<Vec<Vec<u8>>> {
+        crate::ca::Issuer::issuer_chain(self.ca, issuer)
+    }
+    async fn sign_crl(
+        &self,
+        issuer: &str,
+        revoked: &[crate::ca::RevokedEntry],
+        a: u64,
+        b: u64,
+        n: u64,
+    ) -> Result<Vec<u8>, crate::Problem> {
+        crate::ca::Issuer::sign_crl(self.ca, issuer, revoked, a, b, n).await
+    }
+}
+
+/// Runs a whole order through `mode`'s back end; returns the finalize response body and
+/// the order as read afterwards (with the clock advanced between polls).
+fn through_backend(mode: &'static str) -> (Value, Vec<Value>) {
+    let ca = TestCa::new();
+    let backend = Backend { ca: &ca.issuer, mode, polls: Default::default(), pending: Default::default() };
+    let engine = crate::wfe::Engine {
+        config: &ca.config,
+        store: &ca.store,
+        nonces: &ca.nonces,
+        clock: ca.clock,
+        rng: ca.rng,
+        va: &ca.va,
+        issuer: &backend,
+    };
+    let c = account(&ca);
+    let r = new_order(&c, &["backend.example.com"]);
+    let url = r.header("Location").unwrap().to_string();
+    answer_http01(&c, body_json(&r)["authorizations"][0].as_str().unwrap());
+    let order = body_json(&get(&c, &url));
+    let csr = crate::b64::encode(&build_csr(&cert_key(&ca), &["backend.example.com".into()]).unwrap());
+    let path = c.path_of(order["finalize"].as_str().unwrap());
+    let req = jose_request(path, &c.sign(path, Some(&json!({ "csr": csr }))));
+    let fin = block_on(engine.handle(&req));
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        ca.clock.advance(6);
+        let req = jose_request(c.path_of(&url), &c.sign(c.path_of(&url), None));
+        seen.push(body_json(&block_on(engine.handle(&req))));
+    }
+    (body_json(&fin), seen)
+}
+
+#[test]
+fn asynchronous_issuer_keeps_the_order_processing_until_a_poll_finishes_it() {
+    let (fin, seen) = through_backend("async");
+    assert_eq!(fin["status"], "processing");
+    assert_eq!(seen[0]["status"], "processing", "first poll: still pending");
+    assert_eq!(seen[1]["status"], "valid");
+    assert!(seen[1]["certificate"].is_string());
+}
+
+#[test]
+fn a_failing_back_end_fails_the_order_with_server_internal_naming_the_upstream_error() {
+    let (fin, seen) = through_backend("down");
+    assert_eq!(fin["status"], "invalid");
+    assert_eq!(fin["error"]["type"], "urn:ietf:params:acme:error:serverInternal");
+    assert!(fin["error"]["detail"].as_str().unwrap().contains("connection refused"));
+    assert_eq!(seen[2]["status"], "invalid");
+}
+
+#[test]
+fn a_back_end_that_signs_other_names_produces_a_failed_order_never_a_wrong_certificate() {
+    let (fin, _) = through_backend("wrong");
+    assert_eq!(fin["status"], "invalid");
+    assert_eq!(fin["error"]["type"], "urn:ietf:params:acme:error:serverInternal");
+    assert!(fin.get("certificate").is_none());
+}
