@@ -148,11 +148,8 @@ impl Store for DoStore {
     }
 }
 
-/// The characters a nonce's first position can take: it names the issuing shard.
-const SHARD_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Nonces spread over `shards` objects; the first character names the shard, so a
-/// redemption goes straight to the object that issued the nonce.
+/// Nonces spread over `shards` objects; the nonce names its shard, so a redemption
+/// goes straight to the object that issued the nonce.
 pub struct DoNonces {
     /// The Durable Object namespace.
     pub ns: ObjectNamespace,
@@ -161,17 +158,33 @@ pub struct DoNonces {
 }
 
 impl DoNonces {
-    fn shard_name(c: u8) -> String {
-        format!("nonces:{}", c as char)
+    fn shard_name(shard: usize) -> String {
+        format!("nonces:{shard}")
     }
+}
+
+/// Turns 17 random bytes into a nonce for one of `shards` shards: canonical base64url
+/// (every nonce passes strict decoding) whose first byte's top six bits are the shard.
+fn make_nonce(mut raw: [u8; 17], shards: usize) -> (String, usize) {
+    let shard = raw[0] as usize % shards.clamp(1, 64);
+    raw[0] = (shard as u8) << 2;
+    (edge_acme_core::b64::encode(&raw), shard)
+}
+
+/// The shard a nonce names, if it has our form.
+fn nonce_shard(nonce: &str, shards: usize) -> Option<usize> {
+    let raw = edge_acme_core::b64::decode(nonce).ok()?;
+    let shard = usize::from(*raw.first()? >> 2);
+    (raw.len() == 17 && raw[0] & 3 == 0 && shard < shards.clamp(1, 64)).then_some(shard)
 }
 
 impl Nonces for DoNonces {
     async fn issue(&self) -> Result<String, Problem> {
+        // 17 random bytes whose first byte carries the shard in its top six bits, so
+        // the nonce is canonical base64url and its first character names the shard.
         let mut raw = [0u8; 17];
         WorkerRng.fill(&mut raw);
-        let shard = SHARD_CHARS[raw[0] as usize % self.shards.clamp(1, 64)];
-        let nonce = format!("{}{}", shard as char, edge_acme_core::b64::encode(&raw[1..]));
+        let (nonce, shard) = make_nonce(raw, self.shards);
         let op = StoreOp::NonceAdd {
             nonce: nonce.clone(),
             now: WorkerClock.now() as i64,
@@ -182,17 +195,14 @@ impl Nonces for DoNonces {
     }
 
     async fn redeem(&self, nonce: &str) -> Result<bool, Problem> {
-        let Some(&first) = nonce.as_bytes().first() else { return Ok(false) };
-        if !SHARD_CHARS[..self.shards.clamp(1, 64)].contains(&first) || nonce.len() != 23 {
-            return Ok(false);
-        }
+        let Some(shard) = nonce_shard(nonce, self.shards) else { return Ok(false) };
         let op = StoreOp::NonceRedeem {
             nonce: nonce.into(),
             now: WorkerClock.now() as i64,
             max_age: NONCE_LIFETIME_SECS as i64,
         };
         let reply =
-            call::<KvReply>(&self.ns, &Self::shard_name(first), &op).await.map_err(|e| internal("nonce store", e))?;
+            call::<KvReply>(&self.ns, &Self::shard_name(shard), &op).await.map_err(|e| internal("nonce store", e))?;
         Ok(reply.ok)
     }
 }
@@ -350,4 +360,33 @@ async fn load_issuers(env: &Env, store: &DoStore) -> Result<(Issuers, Vec<u8>), 
     let ca = LocalCa::from_parts("local", &decode(&stored.key)?, &decode(&stored.cert)?)?;
     issuers.insert(ca);
     Ok((issuers, decode(&stored.root)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_nonce_is_canonical_base64url_and_names_its_shard() {
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for shards in [1usize, 4, 7, 64] {
+            for _ in 0..5000 {
+                let mut raw = [0u8; 17];
+                for b in raw.iter_mut() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    *b = x as u8;
+                }
+                let (nonce, shard) = make_nonce(raw, shards);
+                assert!(edge_acme_core::b64::decode(&nonce).is_ok(), "{nonce}");
+                assert_eq!(nonce_shard(&nonce, shards), Some(shard));
+                assert!(shard < shards);
+            }
+        }
+        assert_eq!(nonce_shard("not a nonce", 4), None);
+        assert_eq!(nonce_shard("", 4), None);
+        let (n, _) = make_nonce([255; 17], 64);
+        assert_eq!(nonce_shard(&n, 4), None, "a shard beyond the configured count");
+    }
 }
