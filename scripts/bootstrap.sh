@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every pinned tool the project needs into .cache/ (git-ignored) and
 # prints nothing but progress. Idempotent: a second run only checks versions.
-# Usage: scripts/bootstrap.sh [rust|wasm|node|python|clients|interop|all]...
+# Usage: scripts/bootstrap.sh [rust|wasm|node|python|clients|interop|browser|js|e2e|pebble-bench|backends|all]...
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${EDGE_ACME_CACHE:-$ROOT/.cache}
@@ -19,12 +19,21 @@ ESBUILD_VERSION=0.28.2
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
+# Pinned cargo tools are also kept in a per-machine folder outside the checkout
+# (EDGE_ACME_TOOLS_SHARED, default ~/.cache/edge-acme/cargo-tools), so another clone on
+# the same machine (CI's fresh clone) copies them in seconds instead of rebuilding.
+SHARED_TOOLS=${EDGE_ACME_TOOLS_SHARED:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-acme/cargo-tools}
+
 cargo_tool() { # name version binary
   local name=$1 version=$2 bin=$3
-  local root="$CACHE/cargo-tools/$name-$version"
+  local root="$CACHE/cargo-tools/$name-$version" shared="$SHARED_TOOLS/$name-$version"
   if [ -x "$root/bin/$bin" ]; then return 0; fi
+  if [ -x "$shared/bin/$bin" ] && "$shared/bin/$bin" --version >/dev/null 2>&1; then
+    mkdir -p "$root" && cp -a "$shared/bin" "$root/" && return 0
+  fi
   log "cargo install $name $version (one-time, several minutes)"
   cargo install --quiet --root "$root" "$name" --version "=$version" >&2
+  mkdir -p "$shared" && cp -a "$root/bin" "$shared/" 2>/dev/null || true
 }
 
 rust_targets() {
@@ -93,6 +102,97 @@ interop_tools() {
   fi
 }
 
+# Headless Chromium and its WebDriver for `wasm-pack test --headless --chrome js` and the
+# browser tests (Debian packages; apt-get update once, remembered by a stamp). wasm-pack
+# finds /usr/bin/chromedriver on PATH and then downloads nothing.
+browser_tools() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return 0; fi
+  local stamp="$CACHE/.apt-updated"
+  if [ ! -f "$stamp" ]; then
+    log "apt-get update"
+    apt-get update -qq >&2
+    touch "$stamp"
+  fi
+  log "apt-get install chromium chromium-driver"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >&2
+}
+
+# The npm package (js/): wasm-pack and wasm-bindgen, npm binaryen's wasm-opt (node_tools),
+# Chromium for the browser tests, and js/node_modules from the committed lock file
+# (typescript, jose, playwright-core; offline after the first run).
+js_tools() {
+  wasm_tools
+  node_tools
+  browser_tools
+  local dir="$ROOT/js"
+  local stamp="$dir/node_modules/.stamp-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    log "npm ci in js"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
+    touch "$stamp"
+  fi
+}
+
+# Debian packages by command name ("command:package ..."): installs the missing ones as
+# root, after one `apt-get update` (the stamp is shared with browser_tools).
+apt_commands() {
+  local missing=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    log "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})"
+    return 1
+  fi
+  local stamp="$CACHE/.apt-updated"
+  if [ ! -f "$stamp" ]; then
+    log "apt-get update"
+    apt-get update -qq >&2
+    touch "$stamp"
+  fi
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+}
+
+# End-to-end suite (tests/e2e): Debian's certbot, lego and pebble; certbot pinned from
+# PyPI into the venv (tests/e2e/requirements.txt; dnspython for the test DNS server comes
+# from scripts/requirements.txt); npm acme-client from the committed lock file into
+# tests/e2e/node_modules. The Worker's own tools come from worker_tools (dev.sh).
+e2e_tools() {
+  python_tools
+  apt_commands /usr/bin/certbot:certbot /usr/bin/lego:lego /usr/bin/pebble:pebble openssl:openssl
+  local venv="$CACHE/venv" req="$ROOT/tests/e2e/requirements.txt"
+  local stamp="$venv/.stamp-e2e-$(sha256sum "$req" | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    log "pip install $(grep -v '^#' "$req" | tr '\n' ' ')"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+    touch "$stamp"
+  fi
+  local dir="$ROOT/tests/e2e"
+  local nstamp="$dir/node_modules/.stamp-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  if [ ! -f "$nstamp" ]; then
+    log "npm ci in tests/e2e"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
+    touch "$nstamp"
+  fi
+}
+
+# Issuance benchmark against Pebble (bench/pebble-compare): pebble from Debian, the test
+# DNS server's dnspython (venv), Node 22 and wrangler (node_tools).
+pebble_bench_tools() {
+  python_tools
+  node_tools
+  apt_commands /usr/bin/pebble:pebble openssl:openssl
+}
+
+# Back-end connector suite (tests/backends): Debian's pebble (upstream ACME CA) and
+# golang-cfssl (CFSSL signer), the venv's certbot and acme (e2e_tools' requirements),
+# the Worker's own tools for dev.sh.
+backends_tools() {
+  e2e_tools
+  worker_tools
+  apt_commands /usr/bin/pebble:pebble /usr/bin/cfssl:golang-cfssl openssl:openssl
+}
+
 # Environment for the rest of the scripts (printed for `eval`).
 env_exports() {
   local n="$CACHE/node/node_modules"
@@ -117,8 +217,13 @@ for what in "$@"; do
     node) node_tools ;;
     python) python_tools ;;
     interop) interop_tools ;;
+    browser) browser_tools ;;
+    js) js_tools ;;
+    e2e) e2e_tools ;;
+    pebble-bench) pebble_bench_tools ;;
+    backends) backends_tools ;;
     env) env_exports ;;
-    all) rust_targets; python_tools; node_tools; wasm_tools; worker_tools; fuzz_tools; interop_tools ;;
+    all) rust_targets; python_tools; node_tools; wasm_tools; worker_tools; fuzz_tools; interop_tools; js_tools ;;
     *) echo "unknown: $what" >&2; exit 2 ;;
   esac
 done

@@ -11,6 +11,16 @@
 #   wasm     wasm-pack test --node core (core/tests/wasm_jose.rs under Node)
 #   interop  vectors from josepy/acme and npm jose verified by core, and the reverse
 #   fuzz     builds core/fuzz (cargo fuzz build), when it exists
+#   worker   node:test against the Worker under wrangler dev (tests/worker): ACME over
+#            HTTPS, concurrency on the Durable Objects, restart persistence, admin API
+#   e2e      certbot, lego and acme-client against the Worker under wrangler dev (tests/e2e)
+#   backends the Worker in front of other CAs (tests/backends): Pebble, a second edge-acme,
+#            CFSSL; outages, a wrong back end, a restart mid-issuance, revocation, latency
+#   js       the npm package (js/): build (wasm-pack + tsc), wasm32 clippy, wasm-pack tests
+#            in Node and headless Chromium, node:test cross-checks (openssl, npm jose,
+#            WebCrypto), the client against the Worker, and the packed tarball installed
+#            offline and run in Node, Chromium and workerd; Playwright drives the
+#            browser tool (js/tool/) through an issuance (screenshot in target/test-logs/)
 #   lint = fmt clippy
 # Counting: test runners count their own tests (cargo/nextest/pytest/node summaries);
 # every lint or build step counts as one test. Full logs: target/test-logs/.
@@ -25,14 +35,14 @@ export CARGO_TERM_COLOR=never
 LOGS="$ROOT/target/test-logs"
 mkdir -p "$LOGS"
 
-ALL_PARTS=(fmt clippy build core wasm interop fuzz)
+ALL_PARTS=(fmt clippy build core wasm interop fuzz worker e2e js backends)
 PARTS=()
 for arg in "$@"; do
   case "$arg" in
     all) PARTS+=("${ALL_PARTS[@]}") ;;
     lint) PARTS+=(fmt clippy) ;;
-    fmt|clippy|build|core|wasm|interop|fuzz) PARTS+=("$arg") ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    fmt|clippy|build|core|wasm|interop|fuzz|worker|e2e|js|backends) PARTS+=("$arg") ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "scripts/test.sh: unknown part '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -95,11 +105,17 @@ NEEDS=(rust)
 want wasm && NEEDS+=(wasm)
 want interop && NEEDS+=(interop)
 want fuzz && [ -d core/fuzz ] && NEEDS+=(fuzz)
+want worker && NEEDS+=(worker)
+want e2e && NEEDS+=(worker e2e)
+want backends && NEEDS+=(backends)
+want js && NEEDS+=(worker js)
+[ -d "${EDGE_ACME_CACHE:-$ROOT/.cache}/cargo-tools" ] ||
+  echo "first run: scripts/bootstrap.sh ${NEEDS[*]} installs pinned tools into .cache/ (several minutes)"
 run_step bootstrap check scripts/bootstrap.sh "${NEEDS[@]}"
 eval "$(scripts/bootstrap.sh env)"
 
 # --- parts --------------------------------------------------------------------------------
-part_fmt() { run_step fmt check cargo fmt --all --check; }
+part_fmt() { run_step fmt check cargo fmt --all --check -- --color never; }
 
 part_clippy() {
   run_step clippy-native check cargo clippy --workspace --all-targets -- -D warnings
@@ -140,6 +156,57 @@ part_interop() {
     node --test --test-reporter=tap tests/interop/verify_core.test.mjs
 }
 
+# --- part e2e: real ACME clients end to end (tests/e2e, pytest; owner: the e2e suite) ---
+# One pytest run: the test network (DNS, DoH, http-01 responder), scripts/dev.sh on fresh
+# ports with temporary state (and a second, EAB-required instance), then certbot (PyPI and
+# Debian), lego and acme-client scenarios, each its own test case. E2E_SERVER=pebble runs
+# the same suite against Pebble. Per-test client logs: target/test-logs/e2e/.
+part_e2e() {
+  run_step e2e pytest python -m pytest -p no:cacheprovider -v -rfEsxX --durations=10 tests/e2e
+}
+
+# --- part worker: the Worker under wrangler dev (tests/worker, node:test) ---------------
+# Builds the Worker once, installs the pinned npm packages of tests/worker (npm ci from its
+# lock file), then runs every tests/worker/*.test.mjs, one file at a time: each starts its
+# own scripts/dev.sh on fresh ports with temporary state (serving that build) and stops
+# it. Dev server logs: target/test-logs/worker-*-dev-*.log.
+part_worker() {
+  local failed=$TOTAL_FAILED
+  run_step worker-build check scripts/build-worker.sh
+  run_step worker-npm-ci check tests/worker/install.sh
+  if [ "$TOTAL_FAILED" -ne "$failed" ]; then
+    echo "skip worker-node                    (the Worker did not build or npm ci failed)"
+    return
+  fi
+  EDGE_ACME_DEV_SKIP_BUILD=1 run_step worker-node tap \
+    node --test --test-reporter=tap --test-concurrency=1 tests/worker/*.test.mjs
+}
+
+# --- part js: the npm package (js/; owner: the js package) --------------------------------
+# Cargo output in target/js/ (as js/build.sh does), so these builds never wait on the
+# workspace's target/ lock. The client test starts its own Worker (scripts/dev.sh).
+part_js() {
+  local t="$ROOT/target/js"
+  CARGO_TARGET_DIR="$t" run_step js-build check sh js/build.sh
+  CARGO_TARGET_DIR="$t" run_step js-clippy-wasm32 check \
+    cargo clippy -p edge-acme-js --target wasm32-unknown-unknown --all-targets -- -D warnings
+  CARGO_TARGET_DIR="$t" run_step js-wasm-pack-node cargo wasm-pack test --node js --test node
+  CARGO_TARGET_DIR="$t" run_step js-wasm-pack-chrome cargo \
+    wasm-pack test --headless --chrome js --test browser
+  run_step js-node-wasm tap node --test --test-reporter=tap js/test/wasm.test.mjs
+  run_step js-node-client tap node --test --test-reporter=tap js/test/client.test.mjs
+  run_step js-node-pack tap node --test --test-reporter=tap js/test/pack.test.mjs
+  run_step js-browser-tool tap node --test --test-reporter=tap js/test/tool.test.mjs
+}
+
+# --- part backends: CA back ends behind the Worker (tests/backends, pytest) -------------
+# Starts Pebble, CFSSL (real and fake), a second edge-acme as upstream, and the front end
+# (scripts/dev.sh with ISSUERS/PROFILES), each on fresh ports with temporary state; prints
+# the issuance latency per connector (also in target/test-logs/backends/latency.json).
+part_backends() {
+  run_step backends pytest python -m pytest -p no:cacheprovider -v -rfEs tests/backends
+}
+
 part_fuzz() {
   if [ ! -d core/fuzz ]; then echo "skip fuzz                           (core/fuzz does not exist yet)"; return; fi
   run_step fuzz-build check sh -c 'cd core && RUSTC_BOOTSTRAP=1 cargo fuzz build'
@@ -153,5 +220,6 @@ echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
 }
 
 [ $# -eq 0 ] && set -- all
-main "$@"
-exit
+# One line: bash has parsed the `exit` before main runs, so an edit of this file during
+# the run cannot make the shell read a shifted line afterwards.
+main "$@"; exit

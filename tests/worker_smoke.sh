@@ -11,4 +11,5 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 scripts/bootstrap.sh worker
 eval "$(scripts/bootstrap.sh env)"
+tests/worker/install.sh
 exec node --test "$@" tests/worker/smoke.test.mjs

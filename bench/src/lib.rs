@@ -14,6 +14,9 @@ use edge_acme_core::eab::{decode_mac_key, parse_binding};
 use edge_acme_core::jose::{parse_flattened, Jwk};
 use serde_json::Value;
 
+/// One benchmark operation: runs once, returns whether the object was accepted.
+pub type Op = fn(&Workload) -> bool;
+
 /// The signed objects, parsed once from the workload JSON that `bench.mjs workload` writes.
 pub struct Workload {
     es256: Vec<u8>,
@@ -35,8 +38,7 @@ impl Workload {
             eab_binding: w["eab"]["binding"].clone(),
             eab_account: Jwk::from_value(&w["eab"]["account_jwk"]).expect("account JWK"),
             eab_url: w["eab"]["url"].as_str().expect("url").into(),
-            eab_mac_key: decode_mac_key(w["eab"]["mac_key"].as_str().expect("mac_key"))
-                .expect("MAC key"),
+            eab_mac_key: decode_mac_key(w["eab"]["mac_key"].as_str().expect("mac_key")).expect("MAC key"),
         }
     }
 
@@ -52,13 +54,14 @@ impl Workload {
 
     /// One HS256 external account binding: parse, compare with the outer key, verify the MAC.
     pub fn verify_eab(&self) -> bool {
-        parse_binding(&self.eab_binding, &self.eab_account, &self.eab_url)
-            .and_then(|b| b.verify(&self.eab_mac_key))
-            .is_ok()
+        match parse_binding(&self.eab_binding, &self.eab_account, &self.eab_url) {
+            Ok(binding) => binding.verify(&self.eab_mac_key).is_ok(),
+            Err(_) => false,
+        }
     }
 
     /// Runs `op` `n` times and returns how many succeeded (the hosts check it equals `n`).
-    pub fn repeat(&self, op: fn(&Workload) -> bool, n: u32) -> u32 {
+    pub fn repeat(&self, op: Op, n: u32) -> u32 {
         (0..n).map(|_| op(self) as u32).sum()
     }
 }

@@ -95,6 +95,18 @@ impl<S: Store> Store for YieldingStore<S> {
         yield_now().await;
         self.0.delete(key, version).await
     }
+    async fn count_up(&self, key: &Key, limit: u64) -> Result<Option<u64>, Problem> {
+        yield_now().await;
+        self.0.count_up(key, limit).await
+    }
+    async fn count_down(&self, key: &Key) -> Result<(), Problem> {
+        yield_now().await;
+        self.0.count_down(key).await
+    }
+    async fn count(&self, key: &Key) -> Result<u64, Problem> {
+        yield_now().await;
+        self.0.count(key).await
+    }
 }
 
 /// Wraps a nonce store so that every operation first yields to the executor.

@@ -1,147 +1,24 @@
 // Smoke test of the Worker under `wrangler dev` (real workerd, local KV and SQLite
 // Durable Objects), through scripts/dev.sh over HTTPS with its development CA.
-// Run: tests/worker_smoke.sh  (or: node --test tests/worker/smoke.test.mjs with Node 22
-// and the tools from scripts/bootstrap.sh on PATH).
+// Run: scripts/test.sh worker, or tests/worker_smoke.sh (or: node --test
+// tests/worker/smoke.test.mjs after `npm ci` in tests/worker/).
 //
 // Every run uses fresh ports and a fresh state directory, and stops every process it
 // started (the dev server runs in its own process group).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DevServer, freePort, httpsClient, sleep } from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const LOG_DIR = path.join(ROOT, 'target', 'test-logs');
-const START_TIMEOUT_MS = Number(process.env.EDGE_ACME_SMOKE_START_TIMEOUT_MS ?? 600_000);
-const STOP_TIMEOUT_MS = 20_000;
 const PARALLEL = 50;
 const QUOTA_LIMIT = 30;
 const RUN = Math.random().toString(36).slice(2, 8);
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function groupAlive(pgid) {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** scripts/dev.sh in its own process group. */
-class DevServer {
-  constructor(env, logName) {
-    this.env = env;
-    this.logPath = path.join(LOG_DIR, logName);
-    this.child = null;
-  }
-
-  async start() {
-    mkdirSync(LOG_DIR, { recursive: true });
-    const log = createWriteStream(this.logPath);
-    const t0 = performance.now();
-    this.child = spawn('bash', [path.join(ROOT, 'scripts', 'dev.sh')], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.env },
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    this.child.stderr.pipe(log);
-    let out = '';
-    const ready = new Promise((resolve, reject) => {
-      this.child.stdout.on('data', (chunk) => {
-        log.write(chunk);
-        out += chunk;
-        const m = out.match(/ready base_url=(\S+) ca_bundle=(\S+)/);
-        if (m) resolve({ baseUrl: m[1], caBundle: m[2] });
-      });
-      this.exited.then(({ code, signal }) =>
-        reject(new Error(`dev.sh exited (${code ?? signal}) before ready; see ${this.logPath}`)));
-    });
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`not ready after ${START_TIMEOUT_MS} ms; see ${this.logPath}`)), START_TIMEOUT_MS);
-    });
-    try {
-      const info = await Promise.race([ready, timeout]);
-      return { ...info, readyMs: performance.now() - t0 };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** SIGTERM to dev.sh only: it must stop wrangler and workerd itself. */
-  async stop() {
-    const child = this.child;
-    if (!child) return { clean: true };
-    this.child = null;
-    const pgid = child.pid;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    let timer;
-    const exited = await Promise.race([
-      this.exited.then(() => true),
-      new Promise((resolve) => { timer = setTimeout(resolve, STOP_TIMEOUT_MS, false); }),
-    ]);
-    clearTimeout(timer);
-    // Give the group a moment to drain, then make sure nothing is left.
-    for (let i = 0; i < 50 && groupAlive(pgid); i++) await sleep(100);
-    const clean = exited && !groupAlive(pgid);
-    if (groupAlive(pgid)) {
-      try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ }
-    }
-    return { clean };
-  }
-
-  killNow() {
-    if (this.child) {
-      try { process.kill(-this.child.pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-  }
-}
-
-/** Minimal HTTPS client trusting the dev CA. */
-function client(baseUrl, caBundle) {
-  const agent = new https.Agent({ ca: readFileSync(caBundle), keepAlive: true, maxSockets: PARALLEL + 4 });
-  const request = (method, pathname, body) => new Promise((resolve, reject) => {
-    const url = new URL(pathname, baseUrl);
-    const req = https.request(url, { method, agent, timeout: 30_000 }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const buf = Buffer.concat(chunks);
-        let json;
-        try { json = JSON.parse(buf.toString('utf8')); } catch { json = undefined; }
-        resolve({ status: res.statusCode, buf, text: buf.toString('utf8'), json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${pathname}: timeout`)));
-    req.on('error', reject);
-    if (body !== undefined) req.write(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
-    req.end();
-  });
-  return { request, close: () => agent.destroy() };
-}
+const client = (baseUrl, caBundle) => httpsClient(baseUrl, caBundle, { maxSockets: PARALLEL + 4 });
 
 // --- fixtures ----------------------------------------------------------------------------
 const stateDir = await mkdtemp(path.join(os.tmpdir(), 'edge-acme-smoke-'));
@@ -149,7 +26,8 @@ const port = await freePort();
 const devEnv = {
   EDGE_ACME_PORT: String(port),
   EDGE_ACME_INSPECTOR_PORT: String(await freePort()),
-  EDGE_ACME_PERSIST_TO: stateDir,
+  EDGE_ACME_PERSIST_TO: path.join(stateDir, 'persist'),
+  EDGE_ACME_DEV_STATE: path.join(stateDir, 'dev-state'), // not the repository's dev-state/
   EDGE_ACME_DEV_WATCH: '0', // no rebuild/reload in the middle of the run
 };
 
@@ -164,10 +42,6 @@ const originPort = origin.address().port;
 
 let dev = new DevServer(devEnv, 'worker-smoke-dev-1.log');
 let api;
-
-const killAll = () => { dev.killNow(); };
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(1); });
 
 after(async () => {
   api?.close();

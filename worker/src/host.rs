@@ -19,7 +19,7 @@ use worker::{
     Date, Delay, Env, Fetch, Headers, KvStore, Method, ObjectNamespace, Request, RequestInit, RequestRedirect, Url,
 };
 
-use crate::store::{call, KvReply, StoreOp, BINDING};
+use crate::store::{call, KvReply, QuotaReply, StoreOp, BINDING};
 
 fn internal(what: &str, e: impl core::fmt::Display) -> Problem {
     Problem::server_internal(format!("{what}: {e}"))
@@ -100,7 +100,14 @@ impl DoStore {
     }
 
     async fn call(&self, key: &Key, op: &StoreOp) -> Result<KvReply, Problem> {
-        call::<KvReply>(&self.ns, &key.partition.object_name(), op).await.map_err(|e| internal("storage", e))
+        self.call_as(key, op).await
+    }
+
+    async fn call_as<R: serde::de::DeserializeOwned>(&self, key: &Key, op: &StoreOp) -> Result<R, Problem> {
+        if key.partition == Partition::Immutable {
+            return Err(Problem::server_internal("counters cannot live in the immutable partition"));
+        }
+        call::<R>(&self.ns, &key.partition.object_name(), op).await.map_err(|e| internal("storage", e))
     }
 }
 
@@ -145,6 +152,21 @@ impl Store for DoStore {
             return Ok(true);
         }
         Ok(self.call(key, &StoreOp::Delete { name: key.name.clone(), version: version as i64 }).await?.ok)
+    }
+
+    async fn count_up(&self, key: &Key, limit: u64) -> Result<Option<u64>, Problem> {
+        let op = StoreOp::QuotaUse { key: key.name.clone(), limit: limit.min(i64::MAX as u64) as i64 };
+        let reply: QuotaReply = self.call_as(key, &op).await?;
+        Ok(reply.ok.then_some(reply.used as u64))
+    }
+
+    async fn count_down(&self, key: &Key) -> Result<(), Problem> {
+        self.call_as::<QuotaReply>(key, &StoreOp::QuotaDown { key: key.name.clone() }).await.map(|_| ())
+    }
+
+    async fn count(&self, key: &Key) -> Result<u64, Problem> {
+        let reply: QuotaReply = self.call_as(key, &StoreOp::QuotaGet { key: key.name.clone() }).await?;
+        Ok(reply.used.max(0) as u64)
     }
 }
 

@@ -9,6 +9,7 @@
 use edge_acme_core::wfe::{Engine, Request as AcmeRequest, Response as AcmeResponse};
 use worker::{event, Context, Env, Headers, Request, Response, Result};
 
+mod backends;
 mod dev;
 mod host;
 mod sql;
@@ -34,7 +35,12 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
     }
     let started = worker::Date::now().as_millis();
     let origin = url.origin().ascii_serialization();
-    let config = host::config(&env, &origin);
+    let mut config = host::config(&env, &origin);
+    let connectors =
+        match backends::connectors(&env).and_then(|c| backends::apply_profiles(&env, &mut config, &c).map(|()| c)) {
+            Ok(c) => c,
+            Err(p) => return to_worker(AcmeResponse::problem(&p)),
+        };
     let store = host::DoStore::new(&env)?;
     let shards = host::setting(&env, "NONCE_SHARDS").and_then(|s| s.parse().ok()).unwrap_or(NONCE_SHARDS);
     let nonces = host::DoNonces { ns: env.durable_object(store::BINDING)?, shards };
@@ -48,6 +54,14 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
         r.headers_mut().set("Content-Type", "application/x-pem-file")?;
         return Ok(r);
     }
+    // Finalize names its order, so that a back end's job can finish it later.
+    let order = match edge_acme_core::wfe::paths::route(&path) {
+        edge_acme_core::wfe::paths::Route::Finalize(account, order) => {
+            Some(backends::OrderRef { account, order, origin: config.base_url.clone() })
+        }
+        _ => None,
+    };
+    let issuers = backends::Backends::new(&env, issuers, connectors, order)?;
     let engine = Engine {
         config: &config,
         store: &store,

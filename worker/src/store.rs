@@ -29,6 +29,10 @@ pub enum StoreOp {
     QuotaGet {
         key: String,
     },
+    /// Takes one use back (never below 0).
+    QuotaDown {
+        key: String,
+    },
     CasGet {
         key: String,
     },
@@ -74,6 +78,10 @@ pub enum StoreOp {
         nonce: String,
         now: i64,
         max_age: i64,
+    },
+    /// Jobs for issuers behind the front end (crate::backends).
+    Job {
+        call: crate::backends::JobOp,
     },
 }
 
@@ -131,17 +139,20 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS nonces_issued ON nonces (issued)",
+    crate::backends::SCHEMA,
 ];
 
 #[durable_object]
 pub struct StoreObject {
     state: State,
+    /// The Worker's bindings and settings (jobs for back ends read them in alarms).
+    env: Env,
     /// Schema setup error, reported on every call instead of panicking in `new`.
     schema_error: Option<String>,
 }
 
 impl DurableObject for StoreObject {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         // SQL is synchronous, so the schema is in place before the first event
         // without blockConcurrencyWhile.
         let schema_error = transaction_sync(&state.storage(), |sql| {
@@ -152,7 +163,7 @@ impl DurableObject for StoreObject {
         })
         .err()
         .map(|e| e.to_string());
-        Self { state, schema_error }
+        Self { state, env, schema_error }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -170,6 +181,10 @@ impl DurableObject for StoreObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        // A jobs object's alarm drives its jobs; the log below is for the dev routes.
+        if crate::backends::run_alarm(&self.state, &self.env).await? {
+            return Response::ok("jobs run");
+        }
         let now = Date::now().as_millis() as i64;
         transaction_sync(&self.state.storage(), |sql| {
             sql.exec("INSERT INTO alarm_log (fired_at) VALUES (?)", vec![now.into()])?;
@@ -186,6 +201,12 @@ impl StoreObject {
             StoreOp::QuotaUse { key, limit } => {
                 let reply = transaction_sync(&storage, |sql| quota_use(sql, &key, limit))?;
                 Response::from_json(&reply)
+            }
+            StoreOp::QuotaDown { key } => {
+                storage
+                    .sql()
+                    .exec("UPDATE quota SET used = max(used - 1, 0) WHERE key = ?", vec![key.as_str().into()])?;
+                Response::from_json(&QuotaReply { ok: true, used: quota_used(&storage.sql(), &key)? })
             }
             StoreOp::QuotaGet { key } => {
                 let used = quota_used(&storage.sql(), &key)?;
@@ -243,6 +264,7 @@ impl StoreObject {
                 })?;
                 Response::from_json(&KvReply { ok: true, value: None, version: 0 })
             }
+            StoreOp::Job { call } => crate::backends::handle_op(&self.state, call).await,
             StoreOp::NonceRedeem { nonce, now, max_age } => {
                 // One statement: the row is deleted by exactly one caller.
                 let cursor = storage

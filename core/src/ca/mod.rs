@@ -2,8 +2,9 @@
 //! reading issued certificates back for revocation and renewal information.
 //!
 //! The engine talks to issuance through the [`Issuer`] trait so that a back end can be
-//! the built-in [`LocalCa`] (which signs at once) or, later, an upstream CA that answers
-//! after a while ([`IssueOutcome::Pending`]). Whatever the back end returns, the front
+//! the built-in [`LocalCa`] (which signs at once) or a CA behind the front end that
+//! answers after a while ([`IssueOutcome::Pending`]): an upstream ACME CA ([`upstream`])
+//! or a CFSSL signer ([`cfssl`]), driven as sans-I/O jobs ([`connector`]). Whatever the back end returns, the front
 //! end checks it with [`check_issued`] before handing it to a client: a certificate for
 //! other names, another key, or a longer lifetime than the profile allows is never
 //! served.
@@ -11,6 +12,8 @@
 //! - [`csr`]: PKCS#10 parsing, signature and key policy ([`parse_csr`]).
 //! - [`local`]: the built-in CA, its certificate profile and its CRLs ([`LocalCa`]).
 //! - [`cert`]: reading certificates ([`inspect`], [`cert_id`]) and PEM chains.
+//! - [`connector`], [`upstream`], [`cfssl`]: connectors to CAs behind the front end,
+//!   their configuration (`ISSUERS`, `PROFILES`) and retry policy.
 //!
 //! Like the rest of the crate this module does no I/O and reads no clock: times, serial
 //! numbers and key material come in as arguments.
@@ -18,10 +21,13 @@
 // `Problem` is the crate-wide error type; its size is problem.rs's decision, not ours.
 
 pub mod cert;
+pub mod cfssl;
+pub mod connector;
 pub mod csr;
 pub mod local;
 #[cfg(test)]
 mod testutil;
+pub mod upstream;
 mod x509;
 
 use alloc::collections::BTreeMap;
@@ -42,6 +48,9 @@ use crate::problem::Problem;
 /// the profile's validity, serial and URLs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeafRequest {
+    /// The client's CSR (DER), already checked by the front end; connectors to CAs
+    /// behind us forward it as it is, so the upstream certifies the client's own key.
+    pub csr_der: Vec<u8>,
     /// The DER SubjectPublicKeyInfo from the CSR.
     pub spki_der: Vec<u8>,
     /// DNS names (the order's `dns` identifiers).
@@ -118,6 +127,14 @@ pub trait Issuer {
     fn alternate_chains(&self, issuer: &str) -> Vec<Vec<Vec<u8>>> {
         let _ = issuer;
         Vec::new()
+    }
+    /// Tells the back end that issued a certificate (DER) that the front end revoked it
+    /// with RFC 5280 `reason`. The front end's own record and CRL are authoritative and
+    /// already written; back ends that publish their own revocation status forward it
+    /// (an upstream ACME CA's revokeCert, CFSSL's revoke). Nothing to do by default.
+    async fn revoke(&self, issuer: &str, leaf_der: &[u8], reason: u8) -> Result<(), Problem> {
+        let _ = (issuer, leaf_der, reason);
+        Ok(())
     }
     /// Signs a CRL for an issuer.
     async fn sign_crl(

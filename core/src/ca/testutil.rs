@@ -37,6 +37,7 @@ pub(crate) fn leaf_request(csr: &str, days: u64, with_crl: bool) -> LeafRequest 
     let mut serial = [0u8; 16];
     rng.fill(&mut serial);
     LeafRequest {
+        csr_der: fixture(csr),
         spki_der: info.spki_der,
         dns_names: ["example.com", "www.example.com"].iter().map(|s| s.to_string()).collect(),
         ip_addrs: ["1.1.1.1", "2606:4700:4700::1111"].iter().map(|s| s.to_string()).collect(),

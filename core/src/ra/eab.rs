@@ -16,7 +16,7 @@ use crate::config::EabPolicy;
 use crate::eab::Binding;
 use crate::host::Rng;
 use crate::problem::Problem;
-use crate::sa::records::{CredentialRecord, CredentialStatus, MacKeyState, TenantAccountsRecord};
+use crate::sa::records::{CredentialRecord, CredentialStatus, MacKeyState, TenantAccountRecord};
 use crate::sa::{self, Change, Store};
 
 /// What the operator is shown once when a MAC key is generated.
@@ -81,8 +81,7 @@ pub async fn create<S: Store>(
         kid: alloc::format!("kid-{}", crate::host::random_id(rng)),
         status: CredentialStatus::Active,
         label: label.into(),
-        mac: MacKeyState { version: 1, created_at: now, uses: 0 },
-        accounts: 0,
+        mac: MacKeyState { version: 1, created_at: now },
         created_at: now,
     };
     match sa::create_json(store, &CredentialRecord::key(&rec.kid), &rec).await? {
@@ -98,7 +97,7 @@ pub async fn rotate<S: Store>(store: &S, policy: &EabPolicy, now: u64, kid: &str
         if rec.status == CredentialStatus::Revoked {
             return Err(Problem::unauthorized("the credential is revoked"));
         }
-        rec.mac = MacKeyState { version: rec.mac.version + 1, created_at: now, uses: 0 };
+        rec.mac = MacKeyState { version: rec.mac.version + 1, created_at: now };
         Ok(Change::Write(rec.clone(), rec))
     })
     .await?
@@ -139,88 +138,79 @@ pub struct Bound {
 }
 
 /// Checks a binding against the credential's current MAC key and, if it is valid,
-/// atomically counts one use — only while under the use and account limits.
+/// counts one use — only while under the use and account limits. Each count is one
+/// indivisible store operation, exact under any concurrency.
 pub async fn bind<S: Store>(store: &S, policy: &EabPolicy, now: u64, binding: &Binding) -> Result<Bound, Problem> {
     check_master(policy)?;
     let unknown = || Problem::unauthorized("unknown external account key id");
-    let key = CredentialRecord::key(&binding.key_id);
-    let (rec, _) = sa::get_json::<S, CredentialRecord>(store, &key).await?.ok_or_else(unknown)?;
+    let (rec, _) = sa::get_json::<S, CredentialRecord>(store, &CredentialRecord::key(&binding.key_id))
+        .await?
+        .ok_or_else(unknown)?;
     if rec.status == CredentialStatus::Revoked {
         return Err(Problem::unauthorized("the external account credential is revoked"));
     }
     let mac_key = derive_mac_key(&policy.master_secret.0, &rec.kid, rec.mac.version);
     binding.verify(&mac_key)?;
+    if now >= rec.mac.created_at.saturating_add(policy.mac_lifetime_secs) {
+        return Err(Problem::unauthorized("the MAC key has expired; generate a new MAC key for this credential"));
+    }
     let version = rec.mac.version;
-    let bound = sa::update_json(store, &key, |mut rec: CredentialRecord| {
-        if rec.status == CredentialStatus::Revoked {
-            return Err(Problem::unauthorized("the external account credential is revoked"));
-        }
-        if rec.mac.version != version {
-            return Err(Problem::unauthorized("the MAC key was replaced by a newer one; use the new MAC key"));
-        }
-        if now >= rec.mac.created_at.saturating_add(policy.mac_lifetime_secs) {
-            return Err(Problem::unauthorized("the MAC key has expired; generate a new MAC key for this credential"));
-        }
-        if rec.mac.uses >= policy.mac_max_uses {
-            return Err(Problem::unauthorized(alloc::format!(
-                "the MAC key was used the maximum of {} times; generate a new MAC key",
-                policy.mac_max_uses
-            )));
-        }
-        if let Some(max) = policy.max_accounts_per_credential {
-            if rec.accounts >= max {
-                return Err(Problem::rate_limited(alloc::format!(
-                    "this credential already has the maximum of {max} accounts"
-                )));
-            }
-        }
-        rec.mac.uses += 1;
-        rec.accounts += 1;
-        Ok(Change::Write(rec, Bound { kid: binding.key_id.clone(), version }))
-    })
-    .await?;
-    bound.ok_or_else(unknown)
+    let uses = CredentialRecord::uses_key(&rec.kid, version);
+    if store.count_up(&uses, u64::from(policy.mac_max_uses)).await?.is_none() {
+        return Err(Problem::unauthorized(alloc::format!(
+            "the MAC key was used the maximum of {} times; generate a new MAC key",
+            policy.mac_max_uses
+        )));
+    }
+    let max_accounts = policy.max_accounts_per_credential.map_or(u64::MAX, u64::from);
+    if store.count_up(&CredentialRecord::accounts_key(&rec.kid), max_accounts).await?.is_none() {
+        store.count_down(&uses).await?;
+        return Err(Problem::rate_limited(alloc::format!(
+            "this credential already has the maximum of {max_accounts} accounts"
+        )));
+    }
+    Ok(Bound { kid: rec.kid, version })
 }
 
 /// Gives back a use counted by [`bind`] when no account was created after all (the key
-/// turned out to have an account already), so the count equals the bound accounts.
+/// turned out to have an account already), so the counts equal the bound accounts.
 pub async fn refund<S: Store>(store: &S, bound: &Bound) -> Result<(), Problem> {
-    sa::update_json(store, &CredentialRecord::key(&bound.kid), |mut rec: CredentialRecord| {
-        if rec.mac.version == bound.version {
-            rec.mac.uses = rec.mac.uses.saturating_sub(1);
-        }
-        rec.accounts = rec.accounts.saturating_sub(1);
-        Ok(Change::Write(rec, ()))
-    })
-    .await?;
+    store.count_down(&CredentialRecord::uses_key(&bound.kid, bound.version)).await?;
+    store.count_down(&CredentialRecord::accounts_key(&bound.kid)).await
+}
+
+/// Uses of the current MAC key and accounts bound over all keys.
+pub async fn usage<S: Store>(store: &S, rec: &CredentialRecord) -> Result<(u64, u64), Problem> {
+    let uses = store.count(&CredentialRecord::uses_key(&rec.kid, rec.mac.version)).await?;
+    Ok((uses, store.count(&CredentialRecord::accounts_key(&rec.kid)).await?))
+}
+
+/// Records that `account` belongs to tenant `tenant` (for the admin listing), in a
+/// slot of its own.
+pub async fn add_tenant_account<S: Store>(store: &S, tenant: &str, account: &str) -> Result<(), Problem> {
+    let slot = store
+        .count_up(&TenantAccountRecord::slots_key(tenant), u64::MAX)
+        .await?
+        .ok_or_else(|| Problem::server_internal("tenant account slots exhausted"))?;
+    let rec = TenantAccountRecord { account: account.into() };
+    sa::create_json(store, &TenantAccountRecord::key(tenant, slot), &rec)
+        .await?
+        .map_err(|_| Problem::server_internal("tenant account slot taken twice"))?;
     Ok(())
 }
 
-/// Records that `account` is bound to tenant `tenant` (for the admin listing).
-pub async fn add_tenant_account<S: Store>(store: &S, tenant: &str, account: &str) -> Result<(), Problem> {
-    let key = TenantAccountsRecord::key(tenant);
-    loop {
-        let updated = sa::update_json(store, &key, |mut rec: TenantAccountsRecord| {
-            rec.ids.push(account.into());
-            Ok(Change::Write(rec, ()))
-        })
-        .await?;
-        if updated.is_some() {
-            return Ok(());
-        }
-        let first = TenantAccountsRecord { ids: alloc::vec![account.into()] };
-        if sa::create_json(store, &key, &first).await?.is_ok() {
-            return Ok(());
+/// The accounts bound to a tenant, in binding order.
+pub async fn tenant_accounts<S: Store>(store: &S, tenant: &str) -> Result<alloc::vec::Vec<String>, Problem> {
+    let slots = store.count(&TenantAccountRecord::slots_key(tenant)).await?;
+    let mut ids = alloc::vec::Vec::new();
+    for n in 1..=slots {
+        if let Some((rec, _)) =
+            sa::get_json::<S, TenantAccountRecord>(store, &TenantAccountRecord::key(tenant, n)).await?
+        {
+            ids.push(rec.account);
         }
     }
-}
-
-/// The accounts bound to a tenant.
-pub async fn tenant_accounts<S: Store>(store: &S, tenant: &str) -> Result<alloc::vec::Vec<String>, Problem> {
-    Ok(sa::get_json::<S, TenantAccountsRecord>(store, &TenantAccountsRecord::key(tenant))
-        .await?
-        .map(|(r, _)| r.ids)
-        .unwrap_or_default())
+    Ok(ids)
 }
 
 #[cfg(test)]

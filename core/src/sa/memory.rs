@@ -1,6 +1,7 @@
 //! An in-memory [`Store`] for tests and for hosts without persistence.
 
 use alloc::collections::BTreeMap;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
@@ -63,5 +64,33 @@ impl Store for MemoryStore {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    async fn count_up(&self, key: &Key, limit: u64) -> Result<Option<u64>, Problem> {
+        let n = self.count(key).await?;
+        if n >= limit {
+            return Ok(None);
+        }
+        self.set_count(key, n + 1);
+        Ok(Some(n + 1))
+    }
+
+    async fn count_down(&self, key: &Key) -> Result<(), Problem> {
+        let n = self.count(key).await?;
+        self.set_count(key, n.saturating_sub(1));
+        Ok(())
+    }
+
+    async fn count(&self, key: &Key) -> Result<u64, Problem> {
+        let map = self.map.borrow();
+        Ok(map.get(key).and_then(|e| core::str::from_utf8(&e.value).ok()?.parse().ok()).unwrap_or(0))
+    }
+}
+
+impl MemoryStore {
+    fn set_count(&self, key: &Key, n: u64) {
+        let mut map = self.map.borrow_mut();
+        let version = map.get(key).map_or(1, |e| e.version + 1);
+        map.insert(key.clone(), Entry { value: n.to_string().into_bytes(), version });
     }
 }

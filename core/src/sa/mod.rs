@@ -3,9 +3,10 @@
 //!
 //! The host provides a versioned key-value store with compare-and-set per key
 //! ([`Store`]). Every atomic operation the protocol needs — create an account only if
-//! its key is new, move an order from `ready` to `processing` exactly once, count one
-//! use of an EAB key only while under its limit — is a read followed by a conditional
-//! write here, retried on conflict. Keys carry a [`Partition`], which tells the host
+//! its key is new, move an order from `ready` to `processing` exactly once — is a read
+//! followed by a conditional write here, retried on conflict. Counters that many
+//! requests hit at once (the uses of an EAB key) have their own indivisible operation,
+//! [`Store::count_up`], so contention never turns into retries. Keys carry a [`Partition`], which tells the host
 //! what must be strongly consistent together: the Worker maps each partition to one
 //! Durable Object, the in-memory store ignores it.
 
@@ -107,6 +108,14 @@ pub trait Store {
     async fn put(&self, key: &Key, value: Vec<u8>, pre: Precondition) -> Result<Write, Problem>;
     /// Deletes a key if its version is `version`; true if deleted.
     async fn delete(&self, key: &Key, version: u64) -> Result<bool, Problem>;
+    /// Atomically adds one to the counter `key` (a missing counter is 0) if it is
+    /// below `limit`; the new value, or `None` when the counter is at the limit. One
+    /// indivisible operation in the host, so contention never costs retries.
+    async fn count_up(&self, key: &Key, limit: u64) -> Result<Option<u64>, Problem>;
+    /// Atomically takes one from the counter `key` (never below 0).
+    async fn count_down(&self, key: &Key) -> Result<(), Problem>;
+    /// The counter's current value (0 when missing).
+    async fn count(&self, key: &Key) -> Result<u64, Problem>;
 }
 
 /// How often a read-modify-write loop retries before giving up with `serverInternal`.

@@ -79,15 +79,14 @@ pub enum CredentialStatus {
 }
 
 /// The current MAC key generation of a credential. The key itself is derived from
-/// the EAB master secret, the key id and `version`, and never stored.
+/// the EAB master secret, the key id and `version`, and never stored; its uses are
+/// counted in [`CredentialRecord::uses_key`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MacKeyState {
     /// Generation number, starting at 1.
     pub version: u32,
     /// When this generation was made (Unix seconds).
     pub created_at: u64,
-    /// Bindings made with this generation.
-    pub uses: u32,
 }
 
 /// An External Account Binding credential; its key id is also its tenant id.
@@ -101,8 +100,6 @@ pub struct CredentialRecord {
     pub label: String,
     /// The current MAC key generation.
     pub mac: MacKeyState,
-    /// Accounts bound over all generations.
-    pub accounts: u32,
     /// Creation time.
     pub created_at: u64,
 }
@@ -112,19 +109,36 @@ impl CredentialRecord {
     pub fn key(kid: &str) -> Key {
         Key::new(Partition::Tenant(kid.into()), "credential")
     }
+
+    /// The counter of bindings made with MAC key generation `version`.
+    pub fn uses_key(kid: &str, version: u32) -> Key {
+        Key::new(Partition::Tenant(kid.into()), alloc::format!("uses/{version}"))
+    }
+
+    /// The counter of accounts bound over all generations.
+    pub fn accounts_key(kid: &str) -> Key {
+        Key::new(Partition::Tenant(kid.into()), "accounts-bound")
+    }
 }
 
-/// The accounts bound to a tenant, for the admin API.
+/// One account bound to a tenant, for the admin API: slot `n` of the tenant's list.
+/// Slots come from a counter that only grows, so concurrent bindings never write the
+/// same record.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantAccountsRecord {
-    /// Account ids, in binding order.
-    pub ids: Vec<String>,
+pub struct TenantAccountRecord {
+    /// The account id.
+    pub account: String,
 }
 
-impl TenantAccountsRecord {
-    /// Where a tenant's account list is stored.
-    pub fn key(tenant: &str) -> Key {
-        Key::new(Partition::Tenant(tenant.into()), "accounts")
+impl TenantAccountRecord {
+    /// Where slot `n` of a tenant's account list is stored.
+    pub fn key(tenant: &str, n: u64) -> Key {
+        Key::new(Partition::Tenant(tenant.into()), alloc::format!("account/{n}"))
+    }
+
+    /// The counter of slots handed out.
+    pub fn slots_key(tenant: &str) -> Key {
+        Key::new(Partition::Tenant(tenant.into()), "account-slots")
     }
 }
 

@@ -89,14 +89,15 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
             ("GET", ["eab", kid]) => {
                 let rec =
                     ra::eab::get(self.store, kid).await?.ok_or_else(|| Problem::not_found("no such credential"))?;
+                let (uses, accounts) = ra::eab::usage(self.store, &rec).await?;
                 Ok(Response::json(
                     200,
                     &json!({
                         "kid": rec.kid, "label": rec.label, "status": rec.status,
                         "macKeyVersion": rec.mac.version,
                         "macKeyExpires": rfc3339(rec.mac.created_at + eab.mac_lifetime_secs),
-                        "macKeyUses": rec.mac.uses, "macKeyMaxUses": eab.mac_max_uses,
-                        "accounts": rec.accounts,
+                        "macKeyUses": uses, "macKeyMaxUses": eab.mac_max_uses,
+                        "accounts": accounts,
                     }),
                 ))
             }

@@ -144,7 +144,11 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
             .ok_or_else(|| Problem::account_does_not_exist("no account with this URL"))?;
         match account.status {
             AccountStatus::Valid => {}
-            AccountStatus::Deactivated => return Err(Problem::unauthorized("the account is deactivated")),
+            // RFC 8555 §7.3.6: a request from a deactivated account MUST get 401 (Unauthorized)
+            // with type unauthorized (the type's default status is 403).
+            AccountStatus::Deactivated => {
+                return Err(Problem::unauthorized("the account is deactivated").with_status(401))
+            }
             AccountStatus::Revoked => return Err(Problem::unauthorized("the account was revoked by the CA")),
         }
         if let Some(eab_kid) = &account.eab_kid {

@@ -193,7 +193,15 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         })
         .await?
         .ok_or_else(|| Problem::not_found("no certificate with this serial"))?;
-        self.sign_new_crl(&rec.issuer, Some((rec.serial.clone(), now, reason))).await?;
+        // Issuers behind us (no chain here) publish their own CRLs; ours lists only ours.
+        if self.issuer.issuer_chain(&rec.issuer).is_some() {
+            self.sign_new_crl(&rec.issuer, Some((rec.serial.clone(), now, reason))).await?;
+        }
+        let chain = sa::get_json::<S, String>(self.store, &CertRecord::chain_key(serial)).await?;
+        if let Some(leaf) = chain.and_then(|(pem, _)| ca::pem_to_ders(&pem).into_iter().next()) {
+            // Best effort: the revocation is recorded here whatever the back end says.
+            let _ = self.issuer.revoke(&rec.issuer, &leaf, reason).await;
+        }
         Ok(rec)
     }
 

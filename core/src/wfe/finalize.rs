@@ -64,6 +64,7 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         };
         let not_before = order.not_before.unwrap_or(now);
         let leaf = LeafRequest {
+            csr_der: der.clone(),
             spki_der: csr.spki_der.clone(),
             dns_names: csr.dns_names.iter().cloned().collect(),
             ip_addrs: csr.ip_addrs.iter().cloned().collect(),

@@ -1,0 +1,161 @@
+// Test infrastructure for the client tests: the local edge-acme Worker (scripts/dev.sh
+// on fresh ports with temporary state, in its own process group), an http-01 responder
+// and an RFC 8484 DNS-over-HTTPS server the Worker validates against, and openssl.
+
+import { execFile, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dnsPacket from 'dns-packet';
+
+export const JS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ROOT = path.dirname(JS_DIR);
+const LOG_DIR = path.join(ROOT, 'target', 'test-logs');
+const START_TIMEOUT_MS = Number(process.env.EDGE_ACME_WORKER_START_TIMEOUT_MS ?? 600_000);
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const running = new Set();
+process.on('exit', () => {
+  for (const pgid of running) {
+    try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+/**
+ * scripts/dev.sh with its own ports and state. Resolves to {directory, caBundle, facts}
+ * once dev.json is written; `stop()` ends the whole process group.
+ */
+export async function startWorker(name, env = {}) {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const tmp = await mkdtemp(path.join(os.tmpdir(), `edge-acme-js-${name}-`));
+  const port = await freePort();
+  const devState = path.join(tmp, 'dev-state');
+  const logPath = path.join(LOG_DIR, `js-worker-${name}.log`);
+  const log = createWriteStream(logPath);
+  const child = spawn('bash', [path.join(ROOT, 'scripts', 'dev.sh')], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      EDGE_ACME_PORT: String(port),
+      EDGE_ACME_INSPECTOR_PORT: String(await freePort()),
+      EDGE_ACME_PERSIST_TO: path.join(tmp, 'persist'),
+      EDGE_ACME_DEV_STATE: devState,
+      EDGE_ACME_DEV_WATCH: '0',
+      ...env,
+    },
+  });
+  running.add(child.pid);
+  child.stderr.pipe(log);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dev.sh not ready after ${START_TIMEOUT_MS} ms; see ${logPath}`)), START_TIMEOUT_MS);
+    child.stdout.on('data', (chunk) => {
+      log.write(chunk);
+      out += chunk;
+      if (/ready base_url=/.test(out)) { clearTimeout(timer); resolve(); }
+    });
+    exited.then((code) => { clearTimeout(timer); reject(new Error(`dev.sh exited (${code}) before ready; see ${logPath}`)); });
+  });
+  const facts = JSON.parse(await readFile(path.join(devState, 'dev.json'), 'utf8'));
+  return {
+    facts,
+    directory: facts.directory,
+    async admin(method, pathname, body) {
+      const res = await fetch(new URL(pathname, facts.base_url), {
+        method,
+        headers: { authorization: `Bearer ${facts.admin_token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : undefined };
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      running.delete(child.pid);
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Serves /.well-known/acme-challenge/<token> from `tokens` (the Worker's EDGE_ACME_HTTP01_ADDR). */
+export async function startHttp01() {
+  const tokens = new Map();
+  const srv = http.createServer((req, res) => {
+    const m = req.url.match(/^\/\.well-known\/acme-challenge\/([\w-]+)$/);
+    if (!m || !tokens.has(m[1])) { res.writeHead(404).end('no such token'); return; }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tokens.get(m[1]));
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    addr: `127.0.0.1:${srv.address().port}`,
+    tokens,
+    close: () => new Promise((r) => { srv.closeAllConnections?.(); srv.close(r); }),
+  };
+}
+
+/** An RFC 8484 resolver answering TXT from `txt` (name → [values]); everything else is empty NOERROR. */
+export async function startDoh() {
+  const txt = new Map();
+  const srv = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let q;
+      try {
+        const wire = req.method === 'GET'
+          ? Buffer.from(new URL(req.url, 'http://x').searchParams.get('dns') ?? '', 'base64url')
+          : Buffer.concat(chunks);
+        q = dnsPacket.decode(wire);
+      } catch { res.writeHead(400).end(); return; }
+      const answers = [];
+      for (const question of q.questions) {
+        const name = question.name.toLowerCase().replace(/\.$/, '');
+        if (question.type === 'TXT') {
+          for (const data of txt.get(name) ?? []) answers.push({ type: 'TXT', name: question.name, ttl: 0, data });
+        }
+      }
+      const out = dnsPacket.encode({
+        type: 'response', id: q.id,
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: q.questions, answers,
+      });
+      res.writeHead(200, { 'content-type': 'application/dns-message' }).end(out);
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${srv.address().port}/dns-query`,
+    txt,
+    close: () => new Promise((r) => { srv.closeAllConnections?.(); srv.close(r); }),
+  };
+}
+
+/** Runs openssl; resolves to {stdout, stderr} as strings. */
+export function openssl(args, input) {
+  return new Promise((resolve, reject) => {
+    const child = execFile('openssl', args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`openssl ${args.join(' ')}: ${stderr || err.message}`));
+      else resolve({ stdout, stderr });
+    });
+    if (input !== undefined) child.stdin.end(input);
+  });
+}
