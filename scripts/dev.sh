@@ -123,7 +123,7 @@ stop() {
   wait "$WPID" 2>/dev/null || true
   WPID=
 }
-cleanup() { stop; [ -z "$NOWATCH_CONFIG" ] || rm -f "$NOWATCH_CONFIG"; }
+cleanup() { stop; [ -z "$NOWATCH_CONFIG" ] || rm -f "$NOWATCH_CONFIG"; [ -z "${BUILD_COPY:-}" ] || rm -rf "$BUILD_COPY"; }
 on_signal() { trap - INT TERM HUP; log "stopping"; cleanup; exit "$1"; }
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
@@ -139,7 +139,11 @@ if [ "${EDGE_ACME_DEV_WATCH:-1}" = 0 ]; then
   fi
   mkdir -p "$ROOT/.wrangler"
   NOWATCH_CONFIG=$(mktemp "$ROOT/.wrangler/nowatch.XXXXXX.toml")
-  awk -v main="$ROOT/worker/build/index.js" '
+  # Serve a private copy of the build: wrangler reloads when the files it serves
+  # change, and a later build must not restart this server in the middle of a run.
+  BUILD_COPY=$(mktemp -d "$ROOT/.wrangler/build.XXXXXX")
+  cp -a "$ROOT/worker/build/." "$BUILD_COPY/"
+  awk -v main="$BUILD_COPY/index.js" '
     /^\[build\]/ { skip = 1; next }
     /^\[/ { skip = 0 }
     skip { next }

@@ -155,7 +155,8 @@ impl Store for DoStore {
     }
 
     async fn count_up(&self, key: &Key, limit: u64) -> Result<Option<u64>, Problem> {
-        let op = StoreOp::QuotaUse { key: key.name.clone(), limit: limit.min(i64::MAX as u64) as i64 };
+        // JSON numbers cross into JavaScript: stay within its exact integers.
+        let op = StoreOp::QuotaUse { key: key.name.clone(), limit: limit.min(1 << 52) as i64 };
         let reply: QuotaReply = self.call_as(key, &op).await?;
         Ok(reply.ok.then_some(reply.used as u64))
     }
