@@ -89,10 +89,33 @@ def client(stack):
     return plumbing.Client(stack.front, stack.front_eab)
 
 
+def worker_job_times() -> dict[str, list[int]]:
+    """Per issuer, the Worker's own time from finalize to the back end's certificate
+    (the `job_done` log lines of the front end)."""
+    import re
+    out: dict[str, list[int]] = {}
+    try:
+        text = plumbing.log_path("dev-front.log").read_text(errors="replace")
+    except OSError:
+        return out
+    for m in re.finditer(r'\{"event":"job_done"[^}]*\}', text):
+        j = json.loads(m.group(0))
+        if j["status"] == "issued":
+            out.setdefault(j["issuer"], []).append(j["ms"])
+    return out
+
+
 def pytest_terminal_summary(terminalreporter):
     if not LATENCY:
         return
     out = {}
+    for issuer, ms in worker_job_times().items():
+        ms = sorted(ms)
+        out[f"worker-job-{issuer}"] = {"n": len(ms), "median_s": ms[len(ms) // 2] / 1000, "min_s": ms[0] / 1000,
+                                       "max_s": ms[-1] / 1000}
+        terminalreporter.write_line(
+            f"backends worker job {issuer}: finalize -> back end's certificate median {ms[len(ms) // 2]} ms "
+            f"(min {ms[0]}, max {ms[-1]}, n={len(ms)})")
     for name, xs in LATENCY.items():
         xs = sorted(xs)
         out[name] = {"n": len(xs), "median_s": round(xs[len(xs) // 2], 3), "min_s": round(xs[0], 3),
