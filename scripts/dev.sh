@@ -192,7 +192,13 @@ PY
 chmod 600 "$DEV_STATE/dev.json"
 log "ready base_url=$BASE_URL ca_bundle=$TLS/ca.pem"
 log "directory $BASE_URL/directory"
-log "admin token in $DEV_STATE/dev.json; EAB key id $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["eab"]["kid"])' "$DEV_STATE/dev.json")"
+# Development-only secrets, printed for the person who started the server.
+log "admin token $ADMIN_TOKEN"
+python3 - "$DEV_STATE/dev.json" <<'PY'
+import json, sys
+eab = json.load(open(sys.argv[1]))["eab"]
+print(f"edge-acme dev: EAB key id {eab['kid']} MAC key {eab['hmac_key']}")
+PY
 log "facts for scripts: $DEV_STATE/dev.json"
 
 wait "$WPID" && rc=0 || rc=$?

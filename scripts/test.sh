@@ -178,6 +178,8 @@ part_worker() {
     echo "skip worker-node                    (the Worker did not build or npm ci failed)"
     return
   fi
+  run_step worker-bundle-size check scripts/bundle-size.sh
+  grep -h "worker bundle:" "$LOGS/worker-bundle-size.log" || true
   EDGE_ACME_DEV_SKIP_BUILD=1 run_step worker-node tap \
     node --test --test-reporter=tap --test-concurrency=1 tests/worker/*.test.mjs
 }

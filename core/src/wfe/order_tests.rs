@@ -648,6 +648,7 @@ fn other_accounts_cannot_touch_orders_authorizations_or_certificates() {
 /// A back end wrapping the local CA that can answer later, fail, or sign the wrong names.
 struct Backend<'a> {
     ca: &'a crate::ca::local::LocalCa,
+    root: Vec<u8>,
     mode: &'static str,
     polls: core::cell::Cell<u32>,
     pending: core::cell::RefCell<Option<crate::ca::LeafRequest>>,
@@ -689,6 +690,13 @@ impl crate::ca::Issuer for Backend<'_> {
     fn issuer_chain(&self, issuer: &str) -> Option<Vec<Vec<u8>>> {
         crate::ca::Issuer::issuer_chain(self.ca, issuer)
     }
+    fn alternate_chains(&self, _issuer: &str) -> Vec<Vec<Vec<u8>>> {
+        match self.mode {
+            // One alternate chain: the intermediate followed by its root.
+            "alt" => vec![vec![self.ca.chain().remove(0), self.root.clone()]],
+            _ => Vec::new(),
+        }
+    }
     async fn sign_crl(
         &self,
         issuer: &str,
@@ -705,7 +713,13 @@ impl crate::ca::Issuer for Backend<'_> {
 /// the order as read afterwards (with the clock advanced between polls).
 fn through_backend(mode: &'static str) -> (Value, Vec<Value>) {
     let ca = TestCa::new();
-    let backend = Backend { ca: &ca.issuer, mode, polls: Default::default(), pending: Default::default() };
+    let backend = Backend {
+        ca: &ca.issuer,
+        root: ca.root_der.clone(),
+        mode,
+        polls: Default::default(),
+        pending: Default::default(),
+    };
     let engine = crate::wfe::Engine {
         config: &ca.config,
         store: &ca.store,
@@ -730,7 +744,36 @@ fn through_backend(mode: &'static str) -> (Value, Vec<Value>) {
         let req = jose_request(c.path_of(&url), &c.sign(c.path_of(&url), None));
         seen.push(body_json(&block_on(engine.handle(&req))));
     }
+    if mode == "alt" {
+        let cert_url = seen[0]["certificate"].as_str().unwrap().to_string();
+        let get = |path: &str| {
+            let req = jose_request(path, &c.sign(path, None));
+            block_on(engine.handle(&req))
+        };
+        let main = get(c.path_of(&cert_url));
+        let links: Vec<String> = main.header_all("Link").iter().map(|l| l.to_string()).collect();
+        let alt = links.iter().find(|l| l.ends_with("rel=\"alternate\"")).expect("alternate link").clone();
+        let alt_url = alt.trim_start_matches('<').split('>').next().unwrap().to_string();
+        assert_eq!(alt_url, format!("{cert_url}/1"));
+        let alt_resp = get(c.path_of(&alt_url));
+        assert_eq!(alt_resp.status, 200);
+        let pem = String::from_utf8(alt_resp.body.clone()).unwrap();
+        assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 3, "leaf, intermediate, root");
+        assert!(alt_resp
+            .header_all("Link")
+            .iter()
+            .any(|l| l.starts_with(&format!("<{cert_url}>")) && l.ends_with("rel=\"alternate\"")));
+        assert_eq!(get(&format!("{}/2", c.path_of(&cert_url))).status, 404);
+        seen.push(json!({"alternate": pem}));
+    }
     (body_json(&fin), seen)
+}
+
+#[test]
+fn alternate_chains_are_linked_and_served() {
+    let (fin, seen) = through_backend("alt");
+    assert_eq!(fin["status"], "valid");
+    assert!(seen.last().unwrap()["alternate"].is_string());
 }
 
 #[test]
