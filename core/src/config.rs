@@ -104,6 +104,10 @@ pub struct Config {
     pub ari_retry_after_secs: u64,
     /// Bearer token of the admin API; `None` disables it.
     pub admin_token: Option<Secret>,
+    /// Base of the URLs written into certificates (AIA caIssuers, CRL distribution
+    /// point). The Baseline Requirements want plain `http://` there; `None`: the base
+    /// URL with its scheme changed to http.
+    pub certificate_url_base: Option<String>,
 }
 
 impl Config {
@@ -132,6 +136,7 @@ impl Config {
             check_caa: true,
             ari_retry_after_secs: 6 * 3600,
             admin_token: None,
+            certificate_url_base: None,
             profiles: alloc::vec![
                 Profile {
                     name: "classic".into(),
@@ -159,6 +164,17 @@ impl Config {
         match name {
             None => self.profiles.first(),
             Some(n) => self.profiles.iter().find(|p| p.name == n),
+        }
+    }
+
+    /// The base of the URLs written into certificates: always `http://`.
+    pub fn certificate_base(&self) -> String {
+        match &self.certificate_url_base {
+            Some(b) => String::from(b.trim_end_matches('/')),
+            None => match self.base_url.strip_prefix("https://") {
+                Some(rest) => alloc::format!("http://{rest}"),
+                None => self.base_url.clone(),
+            },
         }
     }
 

@@ -24,9 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,11 +325,12 @@ class EdgeAcme(Server):
             if not dev_json.exists():
                 raise RuntimeError(f"dev.sh is ready but wrote no {dev_json}")
             dev = json.loads(dev_json.read_text())
-        except Exception:
+        except BaseException:
             proc.stop()
+            shutil.rmtree(work, ignore_errors=True)
             raise
-        srv = cls(kind="edge-acme", directory=dev["directory"], ca_bundle=Path(dev["ca_bundle"]),
-                  workdir=work, eab_required=eab_required, features={"ari", "caa", "admin", "profiles", "retry-after", "no-store"},
+        srv = cls(kind="edge-acme", directory=dev["directory"], ca_bundle=Path(dev["ca_bundle"]), workdir=work,
+                  eab_required=eab_required, features={"ari", "caa", "admin", "profiles", "retry-after", "no-store"},
                   proc=proc, started_in=time.monotonic() - t0)
         srv.dev = dev
         srv.first_directory_s = first_dir
@@ -383,7 +382,9 @@ class Pebble(Server):
         work = Path(tempfile.mkdtemp(prefix=f"pebble-e2e-{name}-"))
         ca = make_tls_ca(work / "tls", "pebble e2e TLS CA")
         port, mport = free_port(), free_port()
-        keys = [(f"kid-{i}", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))
+        # Every key starts with "-" (valid base64url): clients must pass it so that their
+        # option parser does not take it for an option (certbot's argparse would).
+        keys = [(f"kid-{i}", "-" + base64.urlsafe_b64encode(secrets.token_bytes(33)).decode()[1:])
                 for i in range(40)]
         cfg = {"pebble": {
             "listenAddress": f"127.0.0.1:{port}",
@@ -411,6 +412,7 @@ class Pebble(Server):
                 pass
             if not proc.alive() or time.monotonic() > deadline:
                 proc.stop()
+                shutil.rmtree(work, ignore_errors=True)
                 raise RuntimeError(f"pebble did not start; log {proc.log}:\n{tail(proc.text())}")
             time.sleep(0.05)
         srv = cls(kind="pebble", directory=directory, ca_bundle=ca, workdir=work, eab_required=eab_required,

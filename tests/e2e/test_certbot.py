@@ -7,6 +7,7 @@ own when an earlier one failed). Trust for the server's TLS: REQUESTS_CA_BUNDLE.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -48,11 +49,10 @@ class Certbot:
         return self.work / config / "live" / name / "fullchain.pem"
 
     def account_dir(self, server, config: str = "main") -> Path:
-        accounts = list((self.work / config / "accounts").glob("*/*/*/*/regr.json")) + \
-            list((self.work / config / "accounts").glob("*/*/*/regr.json"))
+        """accounts/<host:port>/<directory path>/<account id>/ for this server."""
         host = server.directory.split("//", 1)[1].split("/", 1)[0]
-        mine = [p.parent for p in accounts if host.replace(":", "") in str(p) or host in str(p)]
-        assert mine, f"no certbot account for {server.directory} under {self.work / config}"
+        mine = [p.parent for p in (self.work / config / "accounts").rglob("regr.json") if f"/{host}/" in str(p)]
+        assert len(mine) == 1, f"certbot accounts for {server.directory} under {self.work / config}: {mine}"
         return mine[0]
 
 
@@ -96,7 +96,6 @@ def test_certonly_standalone_http01(certbot, server, testsrv, client_log):
     # certbot's account key is RSA-2048, so every request above was RS256-signed.
     key = json.loads((certbot.account_dir(server) / "private_key.json").read_text())
     assert key["kty"] == "RSA", key["kty"]
-    import base64
     n = base64.urlsafe_b64decode(key["n"] + "=" * (-len(key["n"]) % 4))
     assert len(n) * 8 == 2048
 
@@ -189,7 +188,8 @@ def test_update_account(certbot, server, testsrv, client_log):
 def test_eab_registration(certbot, eab_server, testsrv, client_log):
     eab = eab_server.new_eab(f"certbot-{certbot.flavour}")
     r = certbot("register", "--agree-tos", "-m", "eab@e2e.test", "--no-eff-email",
-                "--eab-kid", eab["kid"], "--eab-hmac-key", eab["hmac_key"],
+                # "=" form: a base64url key may start with "-"
+                f"--eab-kid={eab['kid']}", f"--eab-hmac-key={eab['hmac_key']}",
                 server=eab_server, log=client_log, config="eab")
     ok(r, "register with EAB")
     name = unique(f"cb-eab-{certbot.flavour}") + ".e2e.test"
@@ -217,7 +217,7 @@ def test_unregister(certbot, server, client_log):
     r = certbot("unregister", server=server, log=client_log, config="unreg")
     ok(r, "unregister")
     # The server agrees: a POST-as-GET with the old account key is refused (RFC 8555 §7.3.6).
-    from acme import client as acme_client, errors, messages
+    from acme import client as acme_client, messages
     import josepy as jose
     net = acme_client.ClientNetwork(jose.JWK.json_loads(key), account=messages.RegistrationResource.json_loads(regr),
                                     verify_ssl=str(server.ca_bundle), user_agent="edge-acme-e2e")

@@ -108,7 +108,8 @@ def test_eab(lego, eab_server, client_log):
     eab = eab_server.new_eab("lego")
     name = unique("lego-eab") + ".e2e.test"
     path = lego.work / "eab"
-    r = lego("--eab", "--kid", eab["kid"], "--hmac", eab["hmac_key"], *lego.http(name), "-d", name, "run",
+    # "=" form: a base64url key may start with "-"
+    r = lego("--eab", f"--kid={eab['kid']}", f"--hmac={eab['hmac_key']}", *lego.http(name), "-d", name, "run",
              server=eab_server, log=client_log, path=path, email="eab@e2e.test")
     ok(r, "lego --eab run")
     verify_chain(eab_server, cert_file(path, name), [name], "ec256")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
 
 import josepy as jose
 import pytest
@@ -19,7 +18,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID  # noqa: F401  (kept for readers adding subjects)
 
 from harness import unique, verify_chain
 
@@ -216,17 +214,6 @@ def test_full_issuance_headers(server, testsrv, tmp_path):
     verify_chain(server, p, [name], "p256")
 
 
-# Known server bug (reported with issue 6's e2e work): AIA caIssuers and the CRL
-# distribution point are built from the ACME base URL, which is https; the Baseline
-# Requirements (§7.1.2.7.7, §7.1.2.11.2) want http URLs there, and pkilint reports
-# cabf.serverauth.aia_location_uri_not_http, cabf.serverauth.crldp_dpname_prohibited_uri_scheme
-# and (no usable revocation information) msft.end_entity.revocation_information_absent.
-# Strict: once fixed, the XPASS fails the run so that this marker gets removed.
-AIA_HTTPS_BUG = pytest.mark.xfail(
-    strict=True, reason="AIA/CRL DP URLs are https (core/src/wfe/paths.rs issuer_url/crl_url); BR wants http")
-
-
-@AIA_HTTPS_BUG
 @pytest.mark.parametrize("profile", ["classic", "shortlived"])
 def test_issued_certificate_passes_pkilint(server, testsrv, tmp_path, profile):
     """The certificate profile bar of the design: pkilint's CA/Browser Forum TLS server

@@ -73,8 +73,8 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
             not_after: order.not_after.unwrap_or_else(|| ca::not_after(not_before, profile.validity_secs)),
             // Always: pkilint applies the Microsoft root program's revocation rule to
             // every end-entity certificate, short-lived ones included.
-            crl_url: Some(self.config.crl_url(&profile.issuer)),
-            issuer_url: self.config.issuer_url(&profile.issuer),
+            crl_url: Some(self.config.crl_url_in_certificates(&profile.issuer)),
+            issuer_url: self.config.issuer_url_in_certificates(&profile.issuer),
         };
         let outcome = self.issuer.issue(&profile, &leaf).await;
         let order = self.record_issuance(order, &leaf.spki_der, outcome).await?;

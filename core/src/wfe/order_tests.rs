@@ -591,6 +591,9 @@ fn short_lived_profile_issues_a_seven_day_certificate() {
     assert_eq!(s.not_after - s.not_before + 1, 7 * 86_400);
     let text = openssl(&[("c.pem", pem.as_bytes())], &["x509", "-in", "c.pem", "-noout", "-text"]);
     assert!(text.contains("CRL Distribution"), "{text}");
+    // The Baseline Requirements want plain http for CRL and caIssuers URLs.
+    assert!(text.contains("URI:http://ca.test/acme/crl/local"), "{text}");
+    assert!(text.contains("CA Issuers - URI:http://ca.test/acme/issuer/local"), "{text}");
 }
 
 #[test]

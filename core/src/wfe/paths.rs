@@ -150,13 +150,21 @@ impl Config {
             n => self.url(&format!("/acme/cert/{serial}/{n}")),
         }
     }
-    /// An issuer certificate URL (AIA caIssuers, `Link rel="up"`).
+    /// An issuer certificate URL (`Link rel="up"`).
     pub fn issuer_url(&self, issuer: &str) -> String {
         self.url(&format!("/acme/issuer/{issuer}"))
     }
-    /// A CRL URL (CRL distribution point).
+    /// A CRL URL.
     pub fn crl_url(&self, issuer: &str) -> String {
         self.url(&format!("/acme/crl/{issuer}"))
+    }
+    /// The issuer certificate URL written into certificates (AIA caIssuers, http).
+    pub fn issuer_url_in_certificates(&self, issuer: &str) -> String {
+        format!("{}/acme/issuer/{issuer}", self.certificate_base())
+    }
+    /// The CRL URL written into certificates (CRL distribution point, http).
+    pub fn crl_url_in_certificates(&self, issuer: &str) -> String {
+        format!("{}/acme/crl/{issuer}", self.certificate_base())
     }
     /// Extracts the account id from an account URL (a JWS `kid`).
     pub fn account_id_from_url<'u>(&self, url: &'u str) -> Option<&'u str> {
@@ -189,6 +197,8 @@ mod tests {
         assert_eq!(r(c.certificate_url("0a", 2)), Route::Certificate("0a".into(), 2));
         assert_eq!(r(c.issuer_url("r1")), Route::IssuerCert("r1".into()));
         assert_eq!(r(c.crl_url("r1")), Route::Crl("r1".into()));
+        assert_eq!(c.crl_url_in_certificates("r1"), "http://ca.test/acme/crl/r1");
+        assert_eq!(c.issuer_url_in_certificates("r1"), "http://ca.test/acme/issuer/r1");
         assert_eq!(c.account_id_from_url(&c.account_url("a1")), Some("a1"));
         assert_eq!(c.account_id_from_url("https://evil.test/acme/acct/a1"), None);
         assert_eq!(c.account_id_from_url(&c.orders_url("a1")), None);
