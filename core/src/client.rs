@@ -21,7 +21,8 @@ fn bad(what: &str) -> impl FnOnce(x509_cert::builder::Error) -> Problem + '_ {
 }
 
 /// Builds a DER PKCS#10 request with an empty subject and every name (DNS names and IP
-/// addresses) in a subjectAltName extension, signed with SHA-256 (or Ed25519) by `key`.
+/// addresses) in a subjectAltName extension, signed with SHA-256 (or Ed25519) by `key`
+/// (P-256, P-384, RSA, Ed25519).
 pub fn build_csr(key: &SigningKey, names: &[String]) -> Result<Vec<u8>, Problem> {
     if names.is_empty() {
         return Err(Problem::malformed("a CSR needs at least one name"));
@@ -44,7 +45,13 @@ pub fn build_csr(key: &SigningKey, names: &[String]) -> Result<Vec<u8>, Problem>
             let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.clone());
             builder.build::<_, rsa::pkcs1v15::Signature>(&signer)
         }
-        _ => return Err(Problem::malformed("CSRs can be made with P-256, P-384 or RSA keys")),
+        // For private CAs and tests: Web PKI CAs (this one included) refuse Ed25519 keys.
+        SigningKey::Ed25519(k) => builder.build::<_, ed25519_dalek::Signature>(k),
+        SigningKey::P521(_) => {
+            return Err(Problem::malformed(
+                "CSRs can be made with P-256, P-384, RSA or Ed25519 keys (Web PKI CAs do not accept P-521)",
+            ))
+        }
     }
     .map_err(bad("signing the CSR"))?;
     req.to_der().map_err(der_err)
@@ -65,12 +72,12 @@ mod tests {
     #[test]
     fn csrs_built_here_pass_the_servers_own_csr_checks() {
         let rng = SeededRng::new(9);
-        for kind in [KeyKind::P256, KeyKind::P384] {
+        for kind in [KeyKind::P256, KeyKind::P384, KeyKind::Ed25519] {
             let key = SigningKey::from_random_bytes(kind, &mut |b| rng.fill(b)).unwrap();
             let names =
                 ["a.example.com".to_string(), "*.b.example.com".into(), "192.0.2.7".into(), "2001:db8::5".into()];
             let der = build_csr(&key, &names).unwrap();
-            let info = crate::ca::parse_csr(&der, false).unwrap();
+            let info = crate::ca::parse_csr(&der, kind == KeyKind::Ed25519).unwrap();
             assert!(info.dns_names.contains("a.example.com") && info.dns_names.contains("*.b.example.com"));
             assert!(info.ip_addrs.contains("192.0.2.7") && info.ip_addrs.contains("2001:db8::5"));
             assert_eq!(info.key, key.public_jwk());

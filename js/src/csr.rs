@@ -1,61 +1,14 @@
-//! Certificate signing requests. P-256, P-384 and RSA keys go through core's
-//! `client::build_csr` (the function the server's own CSR checks are tested against);
-//! Ed25519 is added here because core's builder does not offer it yet.
-//!
-//! x509-cert's builder supports Ed25519 (ed25519-dalek implements the signature
-//! algorithm identifier and the bit-string encoding), so the Ed25519 arm below is the
-//! same request with `ed25519_dalek::Signature`. It belongs in core's `build_csr` as one
-//! more match arm; it lives here until then so core stays untouched by this crate.
-//! Note that Web PKI CAs, edge-acme included, do not issue for Ed25519 certificate keys:
-//! an Ed25519 CSR is for private CAs and tests.
+//! Certificate signing requests: core's `client::build_csr` (the function the server's
+//! own CSR checks are tested against), for P-256, P-384, RSA and Ed25519 keys. Web PKI
+//! CAs, edge-acme included, do not issue for Ed25519 certificate keys: an Ed25519 CSR
+//! is for private CAs and tests.
 
-use std::net::IpAddr;
-use std::str::FromStr;
-
-use der::asn1::{Ia5String, OctetString};
-use der::Encode;
 use edge_acme_core::jose::SigningKey;
 use edge_acme_core::Problem;
-use x509_cert::builder::{Builder, RequestBuilder};
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::SubjectAltName;
-use x509_cert::name::Name;
 
 /// A DER PKCS#10 request for `names` (empty subject, all names in subjectAltName).
 pub fn build(key: &SigningKey, names: &[String]) -> Result<Vec<u8>, Problem> {
-    match key {
-        SigningKey::Ed25519(k) => build_ed25519(k, names),
-        SigningKey::P521(_) => Err(Problem::malformed(
-            "CSRs can be made with P-256, P-384, RSA or Ed25519 keys (P-521 is not accepted by Web PKI CAs)",
-        )),
-        _ => edge_acme_core::client::build_csr(key, names),
-    }
-}
-
-fn malformed(what: &str, e: impl core::fmt::Display) -> Problem {
-    Problem::malformed(format!("{what}: {e}"))
-}
-
-fn build_ed25519(key: &ed25519_dalek::SigningKey, names: &[String]) -> Result<Vec<u8>, Problem> {
-    if names.is_empty() {
-        return Err(Problem::malformed("a CSR needs at least one name"));
-    }
-    let mut general = Vec::with_capacity(names.len());
-    for n in names {
-        general.push(match IpAddr::from_str(n) {
-            Ok(IpAddr::V4(a)) => {
-                GeneralName::IpAddress(OctetString::new(a.octets().to_vec()).map_err(|e| malformed("DER", e))?)
-            }
-            Ok(IpAddr::V6(a)) => {
-                GeneralName::IpAddress(OctetString::new(a.octets().to_vec()).map_err(|e| malformed("DER", e))?)
-            }
-            Err(_) => GeneralName::DnsName(Ia5String::new(n).map_err(|e| malformed("DER", e))?),
-        });
-    }
-    let mut builder = RequestBuilder::new(Name::default()).map_err(|e| malformed("CSR", e))?;
-    builder.add_extension(&SubjectAltName(general)).map_err(|e| malformed("DER", e))?;
-    let req = builder.build::<_, ed25519_dalek::Signature>(key).map_err(|e| malformed("signing the CSR", e))?;
-    req.to_der().map_err(|e| malformed("DER", e))
+    edge_acme_core::client::build_csr(key, names)
 }
 
 #[cfg(test)]
