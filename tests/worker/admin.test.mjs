@@ -178,14 +178,14 @@ test('claims: add (subtree and exact, days), list, remove — and what they do t
   assert.equal(sub.json.name, zone);
   assert.equal(sub.json.scope, 'subtree');
   assert.equal(sub.json.method, 'operator');
-  assert.equal(sub.json.expires - sub.json.created_at, 30 * 86400);
-  assert.ok(Math.abs(sub.json.created_at - t0) < 120, 'created now');
+  assert.equal(sub.json.expires - sub.json.createdAt, 30 * 86400);
+  assert.ok(Math.abs(sub.json.createdAt - t0) < 120, 'created now');
   const exact = await dev.admin('POST', `/admin/tenants/${tenant}/claims`, { name: `one.${RUN}.example.org`, scope: 'exact' });
   assert.equal(exact.status, 201, exact.text);
   assert.equal(exact.json.scope, 'exact');
   const dflt = await dev.admin('POST', `/admin/tenants/${tenant}/claims`, { name: `dflt-${RUN}.example.org` });
   assert.equal(dflt.json.scope, 'subtree', 'subtree is the default scope');
-  assert.equal(dflt.json.expires - dflt.json.created_at, 397 * 86400, 'claims last 397 days by default');
+  assert.equal(dflt.json.expires - dflt.json.createdAt, 397 * 86400, 'claims last 397 days by default');
 
   const list = await dev.admin('GET', `/admin/tenants/${tenant}/claims`);
   assert.equal(list.status, 200);

@@ -246,6 +246,7 @@ pub enum ClaimScope {
 
 /// A tenant's proof of control over a name, reusable until it expires.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Claim {
     /// The validated name (an IP address for ip claims).
     pub name: String,

@@ -89,9 +89,7 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         };
         match ra::account::create(self.store, rec).await? {
             Created::New(rec) => {
-                if let Some(b) = &bound {
-                    ra::eab::add_tenant_account(self.store, &b.kid, &rec.id).await?;
-                }
+                ra::eab::add_tenant_account(self.store, &rec.tenant, &rec.id).await?;
                 Ok(self.account_response(201, &rec))
             }
             Created::Existing(rec) => {

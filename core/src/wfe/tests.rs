@@ -130,6 +130,9 @@ fn new_account_creates_201_with_location_and_returns_200_for_the_same_key() {
     let again = c.new_account(&json!({}));
     assert_eq!(again.status, 200);
     assert_eq!(again.header("Location"), Some(loc.as_str()));
+    // An account without a binding is its own tenant, listed as such.
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    assert_eq!(block_on(crate::ra::eab::tenant_accounts(&ca.store, &id)).unwrap(), vec![id.clone()]);
 }
 
 #[test]
