@@ -82,39 +82,49 @@ python_tools() {
   touch "$stamp"
 }
 
+# Shared steps, each remembered by a stamp so a second run does nothing.
+# pip_requirements NAME FILE: install FILE into the venv (stamp per file content).
+pip_requirements() {
+  local name=$1 req=$2 venv="$CACHE/venv"
+  local stamp="$venv/.stamp-$name-$(sha256sum "$req" | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  log "pip install $(grep -v '^#' "$req" | tr '\n' ' ')"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+  touch "$stamp"
+}
+
+# npm_ci DIR: node_modules of DIR from its committed lock file.
+npm_ci() {
+  local dir=$1
+  local stamp="$dir/node_modules/.stamp-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  log "npm ci in ${dir#"$ROOT"/}"
+  (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
+  touch "$stamp"
+}
+
+# apt_update: `apt-get update` once per cache folder.
+apt_update() {
+  local stamp="$CACHE/.apt-updated"
+  [ -f "$stamp" ] && return 0
+  log "apt-get update"
+  apt-get update -qq >&2
+  touch "$stamp"
+}
+
 # Peers for the cross-implementation tests (tests/interop): pytest in the venv beside
 # josepy/acme, and npm jose from the committed lock file into tests/interop/node_modules.
 interop_tools() {
   python_tools
-  local venv="$CACHE/venv" req="$ROOT/tests/interop/requirements.txt"
-  local stamp="$venv/.stamp-interop-$(sha256sum "$req" | cut -c1-16)"
-  if [ ! -f "$stamp" ]; then
-    log "pip install $(tr '\n' ' ' < "$req")"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
-    touch "$stamp"
-  fi
-  local dir="$ROOT/tests/interop"
-  local nstamp="$dir/node_modules/.stamp-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
-  if [ ! -f "$nstamp" ]; then
-    log "npm ci in tests/interop"
-    (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
-    touch "$nstamp"
-  fi
+  pip_requirements interop "$ROOT/tests/interop/requirements.txt"
+  npm_ci "$ROOT/tests/interop"
 }
 
 # Headless Chromium and its WebDriver for `wasm-pack test --headless --chrome js` and the
 # browser tests (Debian packages; apt-get update once, remembered by a stamp). wasm-pack
 # finds /usr/bin/chromedriver on PATH and then downloads nothing.
 browser_tools() {
-  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return 0; fi
-  local stamp="$CACHE/.apt-updated"
-  if [ ! -f "$stamp" ]; then
-    log "apt-get update"
-    apt-get update -qq >&2
-    touch "$stamp"
-  fi
-  log "apt-get install chromium chromium-driver"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >&2
+  apt_commands /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver
 }
 
 # The npm package (js/): wasm-pack and wasm-bindgen, npm binaryen's wasm-opt (node_tools),
@@ -124,13 +134,7 @@ js_tools() {
   wasm_tools
   node_tools
   browser_tools
-  local dir="$ROOT/js"
-  local stamp="$dir/node_modules/.stamp-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
-  if [ ! -f "$stamp" ]; then
-    log "npm ci in js"
-    (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
-    touch "$stamp"
-  fi
+  npm_ci "$ROOT/js"
 }
 
 # Debian packages by command name ("command:package ..."): installs the missing ones as
@@ -143,12 +147,7 @@ apt_commands() {
     log "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})"
     return 1
   fi
-  local stamp="$CACHE/.apt-updated"
-  if [ ! -f "$stamp" ]; then
-    log "apt-get update"
-    apt-get update -qq >&2
-    touch "$stamp"
-  fi
+  apt_update
   log "apt-get install ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 }
@@ -160,20 +159,8 @@ apt_commands() {
 e2e_tools() {
   python_tools
   apt_commands /usr/bin/certbot:certbot /usr/bin/lego:lego /usr/bin/pebble:pebble openssl:openssl
-  local venv="$CACHE/venv" req="$ROOT/tests/e2e/requirements.txt"
-  local stamp="$venv/.stamp-e2e-$(sha256sum "$req" | cut -c1-16)"
-  if [ ! -f "$stamp" ]; then
-    log "pip install $(grep -v '^#' "$req" | tr '\n' ' ')"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
-    touch "$stamp"
-  fi
-  local dir="$ROOT/tests/e2e"
-  local nstamp="$dir/node_modules/.stamp-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
-  if [ ! -f "$nstamp" ]; then
-    log "npm ci in tests/e2e"
-    (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
-    touch "$nstamp"
-  fi
+  pip_requirements e2e "$ROOT/tests/e2e/requirements.txt"
+  npm_ci "$ROOT/tests/e2e"
 }
 
 # Issuance benchmark against Pebble (bench/pebble-compare): pebble from Debian, the test
