@@ -6,35 +6,21 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { exportJWK } from 'jose';
 import {
-  Acme, Account, accountIdOf, b64u, crlSerials, Dev, links, makeCsr, newKey, openssl, problemType,
-  runId, scratch, signJws, splitPem, startDoh, startHttp01, verifyChain,
+  Account, accountIdOf, b64u, crlSerials, links, makeCsr, newKey, openssl, problemType, runId, startServerForFile, stopServerForFile, signJws, splitPem, verifyChain,
 } from './lib.mjs';
 
 const RUN = runId();
 let dev, acme, http01, doh, dir;
 const state = {}; // what earlier tests hand to later ones
 
+let server;
 before(async () => {
-  http01 = await startHttp01();
-  doh = await startDoh();
-  dir = await scratch('acme');
-  dev = new Dev({ name: 'acme', env: { EDGE_ACME_HTTP01_ADDR: http01.addr, EDGE_ACME_DOH_URL: doh.url } });
-  await dev.start();
-  acme = await new Acme(dev).init();
+  server = await startServerForFile({ name: 'acme', http01: true, doh: true });
+  ({ dev, acme, http01, doh, dir } = server);
 });
-
-after(async () => {
-  const stopped = await dev?.stop();
-  await dev?.cleanup();
-  await http01?.close();
-  await doh?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-  assert.ok(stopped?.clean ?? true, 'dev.sh left processes behind after SIGTERM');
-  assert.ok(!stopped?.reloaded, 'wrangler reloaded the Worker during the run: worker/build/ changed (a concurrent build?)');
-});
+after(() => stopServerForFile(server));
 
 const need = (key) => {
   assert.ok(state[key], `needs ${key} from an earlier test (see the first failure)`);

@@ -5,29 +5,20 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import {
-  Acme, b64u, crlSerials, Dev, makeCsr, problemType, runId, scratch, verifyChain,
+  b64u, crlSerials, makeCsr, problemType, runId, startServerForFile, stopServerForFile, verifyChain,
 } from './lib.mjs';
 
 const RUN = runId();
 let dev, acme, dir;
 const state = {};
 
+let server;
 before(async () => {
-  dir = await scratch('admin');
-  dev = new Dev({ name: 'admin', env: { EDGE_ACME_SKIP_CAA: 'true' } });
-  await dev.start();
-  acme = await new Acme(dev).init();
+  server = await startServerForFile({ name: 'admin', env: { EDGE_ACME_SKIP_CAA: 'true' } });
+  ({ dev, acme, dir } = server);
 });
-
-after(async () => {
-  const stopped = await dev?.stop();
-  await dev?.cleanup();
-  if (dir) await rm(dir, { recursive: true, force: true });
-  assert.ok(stopped?.clean ?? true, 'dev.sh left processes behind after SIGTERM');
-  assert.ok(!stopped?.reloaded, 'wrangler reloaded the Worker during the run: worker/build/ changed (a concurrent build?)');
-});
+after(() => stopServerForFile(server));
 
 const need = (key) => {
   assert.ok(state[key], `needs ${key} from an earlier test (see the first failure)`);

@@ -6,10 +6,8 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import {
-  Acme, accountIdOf, b64u, Dev, eabBinding, makeCsr, newKey, problemType, runId, scratch, signJws,
-  startHttp01, verifyChain,
+  accountIdOf, b64u, eabBinding, makeCsr, newKey, problemType, runId, startServerForFile, stopServerForFile, signJws, verifyChain,
 } from './lib.mjs';
 
 const RUN = runId();
@@ -17,26 +15,17 @@ const MAX_USES = 50;
 let dev, acme, http01, dir;
 const state = {};
 
+let server;
 before(async () => {
-  http01 = await startHttp01();
-  dir = await scratch('eab');
-  dev = new Dev({
+  server = await startServerForFile({
     name: 'eab-concurrency',
-    env: { EDGE_ACME_HTTP01_ADDR: http01.addr, EDGE_ACME_EAB_REQUIRED: 'true', EDGE_ACME_SKIP_CAA: 'true' },
+    http01: true,
+    env: { EDGE_ACME_EAB_REQUIRED: 'true', EDGE_ACME_SKIP_CAA: 'true' },
     args: ['--var', `EAB_MAC_MAX_USES:${MAX_USES}`],
   });
-  await dev.start();
-  acme = await new Acme(dev).init();
+  ({ dev, acme, http01, dir } = server);
 });
-
-after(async () => {
-  const stopped = await dev?.stop();
-  await dev?.cleanup();
-  await http01?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-  assert.ok(stopped?.clean ?? true, 'dev.sh left processes behind after SIGTERM');
-  assert.ok(!stopped?.reloaded, 'wrangler reloaded the Worker during the run: worker/build/ changed (a concurrent build?)');
-});
+after(() => stopServerForFile(server));
 
 const need = (key) => {
   assert.ok(state[key], `needs ${key} from an earlier test (see the first failure)`);

@@ -546,3 +546,40 @@ export async function crlSerials(dir, der, issuerPemFile) {
 
 /** The account id of an account URL (its last path segment: the tenant of a non-EAB account). */
 export const accountIdOf = (url) => url.split('/').pop();
+
+/**
+ * One dev server for a whole test file (call from the file's own `before`): starts the
+ * loopback responders asked for (http-01, DoH), a scratch folder and scripts/dev.sh
+ * pointed at them. Returns `{ dev, acme, http01, doh, dir }`; pass it to
+ * `stopServerForFile` in the file's `after`.
+ */
+export async function startServerForFile({ name, http01 = false, doh = false, env = {}, args = [] }) {
+  const ctx = {};
+  try {
+    if (http01) ctx.http01 = await startHttp01();
+    if (doh) ctx.doh = await startDoh();
+    ctx.dir = await scratch(name);
+    const fullEnv = { ...env };
+    if (ctx.http01) fullEnv.EDGE_ACME_HTTP01_ADDR = ctx.http01.addr;
+    if (ctx.doh) fullEnv.EDGE_ACME_DOH_URL = ctx.doh.url;
+    ctx.dev = new Dev({ name, env: fullEnv, args });
+    await ctx.dev.start();
+    ctx.acme = await new Acme(ctx.dev).init();
+    return ctx;
+  } catch (e) {
+    await stopServerForFile(ctx).catch(() => {}); // the start failure is the error to report
+    throw e;
+  }
+}
+
+/** Stops what `startServerForFile` started; fails if dev.sh left processes behind or
+ * wrangler reloaded the Worker mid-run. */
+export async function stopServerForFile(ctx) {
+  const stopped = await ctx?.dev?.stop();
+  await ctx?.dev?.cleanup();
+  await ctx?.http01?.close();
+  await ctx?.doh?.close();
+  if (ctx?.dir) await rm(ctx.dir, { recursive: true, force: true });
+  assert.ok(stopped?.clean ?? true, 'dev.sh left processes behind after SIGTERM');
+  assert.ok(!stopped?.reloaded, 'wrangler reloaded the Worker during the run: worker/build/ changed (a concurrent build?)');
+}

@@ -7,33 +7,23 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  Acme, Account, crlSerials, makeCsr, problemType, runId, scratch, startHttp01, verifyChain, Dev,
+  Account, Acme, crlSerials, makeCsr, problemType, runId, startServerForFile, stopServerForFile, verifyChain,
 } from './lib.mjs';
 
 const RUN = runId();
 let dev, acme, http01, dir;
 const saved = {}; // facts from before the restart
 
+let server;
 before(async () => {
-  http01 = await startHttp01();
-  dir = await scratch('persist');
-  dev = new Dev({ name: 'persistence', env: { EDGE_ACME_HTTP01_ADDR: http01.addr, EDGE_ACME_SKIP_CAA: 'true' } });
-  await dev.start();
-  acme = await new Acme(dev).init();
+  server = await startServerForFile({ name: 'persistence', http01: true, env: { EDGE_ACME_SKIP_CAA: 'true' } });
+  ({ dev, acme, http01, dir } = server);
 });
-
-after(async () => {
-  const stopped = await dev?.stop();
-  await dev?.cleanup();
-  await http01?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-  assert.ok(stopped?.clean ?? true, 'dev.sh left processes behind after SIGTERM');
-  assert.ok(!stopped?.reloaded, 'wrangler reloaded the Worker during the run: worker/build/ changed (a concurrent build?)');
-});
+after(() => stopServerForFile(server));
 
 const need = (key) => {
   assert.ok(saved[key], `needs ${key} from before the restart (see the first failure)`);
