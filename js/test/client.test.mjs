@@ -4,6 +4,7 @@
 // key change, deactivation, ARI, and the nonce pool's badNonce retry. The Worker checks
 // http-01 at our responder and dns-01 through our DoH server. Its development TLS CA is
 // trusted with tls.setDefaultCACertificates (Node 22.19+), so the client uses plain fetch().
+// The same client also runs a whole issuance inside workerd and inside Deno.
 
 import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
@@ -12,7 +13,9 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import * as acme from '../dist/node.js';
-import { openssl, startDoh, startHttp01, startWorker } from './support/servers.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { DENO, JS_DIR, openssl, startDoh, startHttp01, startWorker, startWranglerDev } from './support/servers.mjs';
 
 const RUN = Math.random().toString(36).slice(2, 8);
 let worker, http01, doh, dir, acmeRoot;
@@ -128,6 +131,55 @@ describe('issuance', () => {
     await client.revokeWithCertificateKey(issued.pem, issued.certificateKey, 1);
     await assert.rejects(client.revokeWithCertificateKey(issued.pem, issued.certificateKey),
       (e) => e instanceof acme.AcmeProblemError && e.shortType === 'alreadyRevoked');
+  });
+});
+
+// The same client in the other runtimes: support/flow.mjs run by a test Worker in
+// workerd (wrangler dev; the Worker trusts the dev TLS CA through NODE_EXTRA_CA_CERTS,
+// which wrangler passes to workerd) and by Deno (DENO_CERT). They publish challenge
+// answers through the responders' PUT endpoints; the chain is verified here.
+describe('other runtimes', () => {
+  const job = (kind, names, eab) => ({
+    directory: worker.directory, http01: `http://${http01.addr}/`, doh: doh.url, kind, names, eab,
+  });
+  async function check(result, kind, names) {
+    assert.equal(result.orderStatus, 'valid');
+    assert.equal(result.accountAlg, acme.generateKey(kind).alg);
+    assert.deepEqual(result.dnsNames, [...names].sort());
+    assert.equal(result.secondRevocation, 'alreadyRevoked');
+    await verifyChain(result.pem);
+    // The server agrees it is revoked: ARI says renew now.
+    const ari = await new acme.AcmeClient(worker.directory).renewalInfo(result.pem);
+    assert.ok(Date.parse(ari.suggestedWindow.start) <= Date.now() + 1000, JSON.stringify(ari));
+  }
+
+  test('inside workerd: P-256 and Ed25519 accounts, http-01, an EAB account with a dns-01 wildcard, revocation', async () => {
+    const runtime = await startWranglerDev(path.join(JS_DIR, 'test/workerd'), { NODE_EXTRA_CA_CERTS: worker.facts.ca_bundle });
+    try {
+      const { kid, hmac_key: hmacKey } = worker.facts.eab;
+      const zone = `workerd-wild-${RUN}.example.org`;
+      const jobs = [
+        ['P-256', [`workerd-p256-${RUN}.example.com`]],
+        ['Ed25519', [`workerd-ed-${RUN}.example.com`]],
+        ['P-384', [zone, `*.${zone}`], { kid, hmacKey }],
+      ];
+      for (const [kind, names, eab] of jobs) {
+        const res = await fetch(runtime.url, { method: 'POST', body: JSON.stringify(job(kind, names, eab)) });
+        const body = await res.json();
+        assert.equal(res.status, 200, `${JSON.stringify(body)}\n${runtime.log().slice(-2000)}`);
+        await check(body, kind, names);
+      }
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  test('in Deno: a P-384 account, http-01, revocation', async () => {
+    const names = [`deno-${RUN}.example.com`, `www.deno-${RUN}.example.com`];
+    const { stdout } = await promisify(execFile)(DENO, [
+      'run', '--no-prompt', '--allow-read', '--allow-net', 'test/deno-flow.mjs', JSON.stringify(job('P-384', names)),
+    ], { cwd: JS_DIR, env: { ...process.env, DENO_CERT: worker.facts.ca_bundle, NO_COLOR: '1' } });
+    await check(JSON.parse(stdout), 'P-384', names);
   });
 });
 

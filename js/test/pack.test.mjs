@@ -1,12 +1,12 @@
 // The npm tarball as a user gets it: `npm pack`, then `npm install --offline` of the
 // tarball into an empty folder, then the package imported there from Node (this Node
-// and Debian's /usr/bin/node when it is another version), from a plain
+// and Debian's /usr/bin/node when it is another version), from Deno, from a plain
 // <script type="module"> page in headless Chromium, and bundled for Workers by
 // wrangler's esbuild (the `workerd` export condition, .wasm as a module) and run in
 // workerd. Prints the tarball and wasm sizes.
 
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { JS_DIR, freePort } from './support/servers.mjs';
+import { DENO, JS_DIR, startWranglerDev } from './support/servers.mjs';
 
 const run = promisify(execFile);
 let tmp, app, tarball;
@@ -76,6 +76,14 @@ test('installed offline, it imports and works in Node (ESM)', async () => {
   }
 });
 
+test('installed offline, it imports and works in Deno (the `deno` condition, bare specifier from node_modules)', async () => {
+  // Deno reads the wasm next to the module with fetch(file:), hence --allow-read (and only that).
+  await writeFile(path.join(app, 'smoke-deno.mjs'), SMOKE.replace("from 'edge-acme';", "from 'edge-acme';\nawait acme.init();"));
+  const { stdout } = await run(DENO, ['run', '--no-prompt', '--allow-read', 'smoke-deno.mjs'], { cwd: app, env: { ...process.env, NO_COLOR: '1' } });
+  assert.deepEqual(JSON.parse(stdout), EXPECTED, stdout);
+  console.log(`# ${(await run(DENO, ['--version'])).stdout.split('\n')[0]}`);
+});
+
 test('it loads from a plain <script type="module"> page in headless Chromium', { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' }, async () => {
   const { chromium } = await import('playwright-core');
   const root = path.join(app, 'node_modules/edge-acme');
@@ -108,8 +116,7 @@ test('it loads from a plain <script type="module"> page in headless Chromium', {
   }
 });
 
-test('bundled for Workers (workerd condition) it runs in workerd under wrangler dev', { skip: !process.env.EDGE_ACME_CACHE && 'no wrangler (scripts/bootstrap.sh env)' }, async () => {
-  const wrangler = path.join(process.env.EDGE_ACME_CACHE, 'node/node_modules/.bin/wrangler');
+test('bundled for Workers (workerd condition) it runs in workerd under wrangler dev', async () => {
   await writeFile(path.join(app, 'worker.mjs'), `
 import * as acme from 'edge-acme';
 export default {
@@ -118,30 +125,12 @@ export default {
   },
 };`);
   await writeFile(path.join(app, 'wrangler.toml'), 'name = "edge-acme-js-pack-test"\nmain = "worker.mjs"\ncompatibility_date = "2026-05-01"\n');
-  const port = await freePort();
-  const child = spawn(wrangler, ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'], {
-    cwd: app, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-  });
-  let log = '';
-  child.stdout.on('data', (c) => { log += c; });
-  child.stderr.on('data', (c) => { log += c; });
+  const wrangler = await startWranglerDev(app);
   try {
-    let body;
-    for (let i = 0; i < 300 && body === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      if (child.exitCode !== null) break;
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/`);
-        body = await res.text();
-      } catch { /* not up yet */ }
-    }
-    assert.ok(body !== undefined, `wrangler dev did not answer:\n${log.slice(-3000)}`);
-    assert.ok(body.startsWith("{"), `${body.slice(0, 2000)}\n${log.slice(-2000)}`);
+    const body = await (await fetch(wrangler.url)).text();
+    assert.ok(body.startsWith('{'), `${body.slice(0, 2000)}\n${wrangler.log().slice(-2000)}`);
     assert.deepEqual(JSON.parse(body), EXPECTED, body);
   } finally {
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-    await new Promise((r) => setTimeout(r, 500));
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    await wrangler.stop();
   }
 });

@@ -96,11 +96,30 @@ export async function startWorker(name, env = {}) {
   };
 }
 
-/** Serves /.well-known/acme-challenge/<token> from `tokens` (the Worker's EDGE_ACME_HTTP01_ADDR). */
+/** Reads a request body as a string. */
+function bodyOf(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Serves /.well-known/acme-challenge/<token> from `tokens` (the Worker's
+ * EDGE_ACME_HTTP01_ADDR). A PUT to the same path sets the token's body: that is how
+ * clients running in another runtime (workerd, Deno) publish their files.
+ */
 export async function startHttp01() {
   const tokens = new Map();
-  const srv = http.createServer((req, res) => {
+  const srv = http.createServer(async (req, res) => {
     const m = req.url.match(/^\/\.well-known\/acme-challenge\/([\w-]+)$/);
+    if (m && req.method === 'PUT') {
+      tokens.set(m[1], await bodyOf(req));
+      res.writeHead(204).end();
+      return;
+    }
     if (!m || !tokens.has(m[1])) { res.writeHead(404).end('no such token'); return; }
     res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tokens.get(m[1]));
   });
@@ -112,10 +131,20 @@ export async function startHttp01() {
   };
 }
 
-/** An RFC 8484 resolver answering TXT from `txt` (name → [values]); everything else is empty NOERROR. */
+/**
+ * An RFC 8484 resolver answering TXT from `txt` (name → [values]); everything else is
+ * empty NOERROR. A PUT to /txt/<name> adds a value (for clients in other runtimes).
+ */
 export async function startDoh() {
   const txt = new Map();
-  const srv = http.createServer((req, res) => {
+  const srv = http.createServer(async (req, res) => {
+    const put = req.method === 'PUT' && req.url.match(/^\/txt\/([\w.*-]+)$/);
+    if (put) {
+      const name = put[1].toLowerCase();
+      txt.set(name, [...(txt.get(name) ?? []), await bodyOf(req)]);
+      res.writeHead(204).end();
+      return;
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -159,3 +188,48 @@ export function openssl(args, input) {
     if (input !== undefined) child.stdin.end(input);
   });
 }
+
+/** The pinned wrangler that scripts/bootstrap.sh installs. */
+export const WRANGLER = path.join(process.env.EDGE_ACME_CACHE ?? path.join(ROOT, '.cache'), 'node/node_modules/.bin/wrangler');
+
+/**
+ * `wrangler dev --local` of the Worker in `dir` (its wrangler.toml) on a fresh port, in
+ * its own process group, with local state in a temporary folder. Resolves once the
+ * Worker answers a request; `stop()` ends the process group.
+ */
+export async function startWranglerDev(dir, env = {}) {
+  const port = await freePort();
+  const persist = await mkdtemp(path.join(os.tmpdir(), 'edge-acme-js-wrangler-'));
+  const child = spawn(WRANGLER, [
+    'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
+    '--persist-to', persist, '--show-interactive-dev-session=false',
+  ], {
+    cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...env },
+  });
+  running.add(child.pid);
+  let log = '';
+  child.stdout.on('data', (c) => { log += c; });
+  child.stderr.on('data', (c) => { log += c; });
+  const url = `http://127.0.0.1:${port}/`;
+  const stop = async () => {
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, 500));
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    running.delete(child.pid);
+    await rm(persist, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (child.exitCode !== null) break;
+    try {
+      await (await fetch(url)).arrayBuffer();
+      return { url, log: () => log, stop };
+    } catch { /* not up yet */ }
+  }
+  await stop();
+  throw new Error(`wrangler dev in ${dir} did not answer:\n${log.slice(-3000)}`);
+}
+
+/** Deno from the pinned npm `deno` package (a devDependency of js/). */
+export const DENO = path.join(JS_DIR, 'node_modules/.bin/deno');
