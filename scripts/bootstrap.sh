@@ -137,6 +137,13 @@ js_tools() {
   npm_ci "$ROOT/js"
 }
 
+# The site the Worker serves (scripts/build-site.sh): the npm package's build tools and
+# its devDependencies (TypeScript) without the browser.
+site_tools() {
+  worker_tools
+  npm_ci "$ROOT/js"
+}
+
 # Debian packages by command name ("command:package ..."): installs the missing ones as
 # root, after one `apt-get update` (the stamp is shared with browser_tools).
 apt_commands() {
@@ -206,6 +213,7 @@ for what in "$@"; do
     interop) interop_tools ;;
     browser) browser_tools ;;
     js) js_tools ;;
+    site) site_tools ;;
     e2e) e2e_tools ;;
     pebble-bench) pebble_bench_tools ;;
     backends) backends_tools ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Worker (worker/) into worker/build/: index.js (the entry wrangler.toml
-# names), index_bg.wasm, and worker/shim.mjs (a compatibility alias).
+# names), index_bg.wasm, and worker/shim.mjs (a compatibility alias); then the static
+# site it serves from `/` into worker/build/site/ (scripts/build-site.sh).
 # Uses the pinned worker-build, wasm-bindgen, wasm-opt and esbuild from .cache/
 # (installed by scripts/bootstrap.sh; worker-build's own downloads from GitHub fail
 # offline, so WASM_BINDGEN_BIN / WASM_OPT_BIN / ESBUILD_BIN point at them).
@@ -25,7 +26,8 @@ STAMP=$OUT/.edge-acme-build-stamp
 
 if [ $# -gt 0 ]; then
   rm -f "$STAMP"
-  exec worker-build "$@"
+  worker-build "$@"
+  exec "$ROOT/scripts/build-site.sh"
 fi
 
 # The same cargo invocation worker-build makes (same fingerprint): a no-op when
@@ -43,8 +45,9 @@ stamp() { { inputs; outputs; } | sha256sum | cut -d' ' -f1; }
 if [ "${EDGE_ACME_FORCE_BUILD:-0}" != 1 ] && [ -f "$STAMP" ] && [ -f "$OUT/index.js" ] &&
    [ "$(cat "$STAMP")" = "$(stamp)" ]; then
   echo "build-worker: $OUT/ is up to date"
-  exit 0
+else
+  rm -f "$STAMP"
+  worker-build --release
+  stamp >"$STAMP"
 fi
-rm -f "$STAMP"
-worker-build --release
-stamp >"$STAMP"
+exec "$ROOT/scripts/build-site.sh"

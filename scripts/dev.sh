@@ -143,11 +143,12 @@ if [ "${EDGE_ACME_DEV_WATCH:-1}" = 0 ]; then
   # change, and a later build must not restart this server in the middle of a run.
   BUILD_COPY=$(mktemp -d "$ROOT/.wrangler/build.XXXXXX")
   cp -a "$ROOT/worker/build/." "$BUILD_COPY/"
-  awk -v main="$BUILD_COPY/index.js" '
+  awk -v main="$BUILD_COPY/index.js" -v site="$BUILD_COPY/site" '
     /^\[build\]/ { skip = 1; next }
     /^\[/ { skip = 0 }
     skip { next }
     /^main *=/ { print "main = \"" main "\""; next }
+    /^directory *= *"worker\/build\/site"/ { print "directory = \"" site "\""; next }
     { print }' "$ROOT/wrangler.toml" >"$NOWATCH_CONFIG"
   CONFIG_ARGS=(--config "$NOWATCH_CONFIG")
 fi

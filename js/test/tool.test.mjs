@@ -1,7 +1,8 @@
 // The browser tool (js/tool/index.html) end to end: Playwright (playwright-core driving
 // Debian's /usr/bin/chromium, headless) fills in the form against the local Worker,
-// publishes the http-01 file the page shows, waits for the page to finish, and saves a
-// screenshot of the finished state to target/test-logs/js-tool-issued.png.
+// publishes the http-01 file or dns-01 records the page shows, waits for the page to
+// finish, and saves a screenshot of the finished state to target/test-logs/
+// (js-tool-issued.png from js/, js-tool-issued-worker.png from the Worker at `/`).
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -44,17 +45,44 @@ after(async () => {
   await doh?.close();
 });
 
-test('the page gets a certificate from the local Worker, keys never leaving the browser', { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' }, async () => {
+const CHROMIUM = '/usr/bin/chromium';
+
+/** Opens `url` in a fresh headless context; returns the page and its collected errors. */
+async function open(url) {
   const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   // The Worker's TLS certificate comes from its development CA, which Chromium does not know.
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 1400 } });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const response = await page.goto(url);
+  return { page, errors, response };
+}
+
+/** Waits for the page to finish, saves the screenshot, checks the certificate and key download. */
+async function finish(page, errors, names, shot) {
+  await page.waitForSelector('body[data-state]', { timeout: 120_000 });
+  await page.screenshot({ path: shot, fullPage: true });
+  const state = await page.getAttribute('body', 'data-state');
+  const log = await page.locator('#log').textContent();
+  assert.equal(state, 'issued', `${log}\n${errors.join('\n')}`);
+  assert.match(await page.locator('#chain').textContent(), /^-----BEGIN CERTIFICATE-----/);
+  const summary = await page.locator('#summary').textContent();
+  for (const name of names) assert.ok(summary.includes(name), `${name} in ${summary}`);
+  // The private key download is a PKCS#8 PEM made in the page.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dlKey')]);
+  const keyPem = await readFile(await download.path(), 'utf8');
+  assert.match(keyPem, /^-----BEGIN PRIVATE KEY-----/);
+  assert.deepEqual(errors, []);
+  console.log(`# screenshot ${shot}`);
+}
+
+test('from js/ alone: the page gets a certificate from the local Worker by http-01, keys never leaving the browser', { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}` }, async () => {
   const host = `tool-${RUN}.example.com`;
   const q = new URLSearchParams({ directory: worker.directory, names: host, type: 'http-01' });
-  await page.goto(`${site.url}/tool/index.html?${q}`);
+  const { page, errors } = await open(`${site.url}/tool/index.html?${q}`);
   await page.check('#tos');
   await page.click('#start');
   const box = page.locator('.challenge[data-token]');
@@ -64,17 +92,34 @@ test('the page gets a certificate from the local Worker, keys never leaving the 
   assert.match(body, new RegExp(`^${token}\\.[\\w-]{43}$`));
   http01.tokens.set(token, body);
   await page.click('#ready');
-  await page.waitForSelector('body[data-state]', { timeout: 120_000 });
-  await page.screenshot({ path: SHOT, fullPage: true });
-  const state = await page.getAttribute('body', 'data-state');
+  await finish(page, errors, [host], SHOT);
+});
+
+test('served by the Worker at /: same-origin directory by default, a wildcard by dns-01, under the site\'s CSP', { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}` }, async () => {
+  const zone = `tool-wild-${RUN}.example.org`;
+  const { page, errors, response } = await open(new URL('/', worker.facts.base_url).toString());
+  assert.equal(response.status(), 200);
+  const headers = response.headers();
+  assert.match(headers['content-security-policy'] ?? '', /default-src 'self'/);
+  assert.equal(headers['x-content-type-options'], 'nosniff');
+  assert.equal(await page.inputValue('#directory'), worker.directory);
+  await page.fill('#names', `${zone}, *.${zone}`);
+  await page.selectOption('#type', 'dns-01');
+  await page.selectOption('#kind', 'Ed25519');
+  await page.check('#tos');
+  await page.click('#start');
+  await page.locator('#challenges:not([hidden])').waitFor({ timeout: 60_000 });
+  const boxes = page.locator('.challenge[data-type=dns-01]');
+  assert.equal(await boxes.count(), 2, 'one TXT record per authorization');
+  for (let i = 0; i < 2; i++) {
+    const name = await boxes.nth(i).locator('pre[data-field=name]').textContent();
+    const value = await boxes.nth(i).locator('pre[data-field=value]').textContent();
+    assert.equal(name, `_acme-challenge.${zone}`);
+    assert.match(value, /^[\w-]{43}$/);
+    doh.txt.set(name, [...(doh.txt.get(name) ?? []), value]);
+  }
+  await page.click('#ready');
+  await finish(page, errors, [zone, `*.${zone}`], SHOT.replace('.png', '-worker.png'));
   const log = await page.locator('#log').textContent();
-  assert.equal(state, 'issued', `${log}\n${errors.join('\n')}`);
-  assert.match(await page.locator('#chain').textContent(), /^-----BEGIN CERTIFICATE-----/);
-  assert.match(await page.locator('#summary').textContent(), new RegExp(host));
-  // The private key download is a PKCS#8 PEM made in the page.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dlKey')]);
-  const keyPem = await readFile(await download.path(), 'utf8');
-  assert.match(keyPem, /^-----BEGIN PRIVATE KEY-----/);
-  assert.deepEqual(errors, []);
-  console.log(`# screenshot ${SHOT}`);
+  assert.ok(log.includes(`*.${zone} validated`) && log.includes(`${zone} validated`), log);
 });
