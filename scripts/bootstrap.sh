@@ -165,7 +165,8 @@ apt_commands() {
 # tests/e2e/node_modules. The Worker's own tools come from worker_tools (dev.sh).
 e2e_tools() {
   python_tools
-  apt_commands /usr/bin/certbot:certbot /usr/bin/lego:lego /usr/bin/pebble:pebble openssl:openssl
+  apt_commands /usr/bin/certbot:certbot /usr/bin/lego:lego /usr/bin/pebble:pebble /usr/bin/dehydrated:dehydrated \
+    openssl:openssl
   pip_requirements e2e "$ROOT/tests/e2e/requirements.txt"
   npm_ci "$ROOT/tests/e2e"
 }

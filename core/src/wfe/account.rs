@@ -42,8 +42,10 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         let thumbprint = jwk.thumbprint();
 
         if let Some(existing) = ra::account::find_by_thumbprint(self.store, &thumbprint).await? {
+            // RFC 8555 §7.3.6: a request signed by a deactivated account's key gets 401.
             if existing.status != AccountStatus::Valid {
-                return Err(Problem::unauthorized("the account for this key is deactivated"));
+                let state = if existing.status == AccountStatus::Revoked { "revoked" } else { "deactivated" };
+                return Err(Problem::unauthorized(format!("the account for this key is {state}")).with_status(401));
             }
             return Ok(self.account_response(200, &existing));
         }

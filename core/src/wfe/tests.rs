@@ -320,9 +320,12 @@ fn account_update_changes_contact_and_deactivation_locks_the_account() {
     }
     let r = c.post(paths::NEW_ORDER, Some(&json!({"identifiers": [{"type": "dns", "value": "example.com"}]})));
     assert_eq!((r.status, problem_name(&r).as_str()), (401, "unauthorized"));
-    // The key stays bound to the deactivated account: newAccount refuses it.
+    // The key stays bound to the deactivated account: newAccount (also with
+    // onlyReturnExisting) is a request from that account too, so it gets the same 401.
     let r = c.new_account(&agree());
-    assert_eq!(problem_name(&r), "unauthorized");
+    assert_eq!((r.status, problem_name(&r).as_str()), (401, "unauthorized"));
+    let r = c.new_account(&json!({"onlyReturnExisting": true}));
+    assert_eq!((r.status, problem_name(&r).as_str()), (401, "unauthorized"));
 }
 
 #[test]
