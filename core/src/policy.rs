@@ -26,9 +26,6 @@ fn dns_name_error(name: &str) -> Option<&'static str> {
     if !name.is_ascii() {
         return Some("the name must be ASCII (use the A-label, xn--, form of internationalized names)");
     }
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Some("the name must be lowercase");
-    }
     if name.parse::<IpAddr>().is_ok() {
         return Some("an IP address must be requested as an ip identifier, not a dns identifier");
     }
@@ -57,6 +54,28 @@ fn dns_name_error(name: &str) -> Option<&'static str> {
         return Some("the top-level label must not be numeric");
     }
     None
+}
+
+/// Why an IP address can never be certified, or `None`: addresses that name no single
+/// host reachable for validation (RFC 8738 leaves the policy to the CA; these are the
+/// IANA special-purpose blocks that are never globally unique).
+fn ip_address_error(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() || v4.is_broadcast() => {
+            Some("the unspecified and broadcast addresses cannot be certified")
+        }
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("the unspecified address cannot be certified"),
+        IpAddr::V4(v4) if v4.is_loopback() => Some("loopback addresses cannot be certified"),
+        IpAddr::V6(v6) if v6.is_loopback() => Some("loopback addresses cannot be certified"),
+        IpAddr::V4(v4) if v4.is_link_local() => Some("link-local addresses cannot be certified"),
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => Some("link-local addresses cannot be certified"),
+        IpAddr::V4(v4) if v4.is_multicast() => Some("multicast addresses cannot be certified"),
+        IpAddr::V6(v6) if v6.is_multicast() => Some("multicast addresses cannot be certified"),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => {
+            Some("IPv4-mapped IPv6 addresses cannot be certified; request the IPv4 address")
+        }
+        _ => None,
+    }
 }
 
 fn under_suffix(name: &str, suffix: &str) -> bool {
@@ -90,6 +109,9 @@ impl OrderIdentifier {
 fn check_identifier(config: &Config, id: &Identifier) -> Result<OrderIdentifier, Problem> {
     match &id.kind {
         IdentifierType::Dns => {
+            // DNS names compare case-insensitively: the order carries the lowercase form
+            // (which is also what certificates and CSR checks use).
+            let id = &Identifier::dns(id.value.to_ascii_lowercase());
             let (wildcard, base) = match id.value.strip_prefix("*.") {
                 Some(b) => (true, b),
                 None => (false, id.value.as_str()),
@@ -112,6 +134,9 @@ fn check_identifier(config: &Config, id: &Identifier) -> Result<OrderIdentifier,
             let ip: IpAddr = id.value.parse().map_err(|_| Problem::rejected_identifier("not a valid IP address"))?;
             if ip.to_string() != id.value {
                 return Err(Problem::rejected_identifier(format!("write the address in canonical form: {ip}")));
+            }
+            if let Some(why) = ip_address_error(ip) {
+                return Err(Problem::rejected_identifier(why));
             }
             Ok(OrderIdentifier { requested: id.clone(), base: id.clone(), wildcard: false })
         }
@@ -275,8 +300,8 @@ mod tests {
     fn good_names_wildcards_and_ips_are_accepted_sorted_and_deduplicated() {
         let ids = [
             dns("b.example.com"),
-            dns("*.example.com"),
-            dns("b.example.com"),
+            dns("*.Example.COM"),
+            dns("B.example.com"),
             Identifier::ip("192.0.2.1"),
             Identifier::ip("2001:db8::1"),
             dns("xn--bcher-kva.example"),
@@ -285,6 +310,7 @@ mod tests {
         assert_eq!(out.len(), 5);
         let wild = out.iter().find(|o| o.wildcard).unwrap();
         assert_eq!(wild.base.value, "example.com");
+        assert_eq!(wild.requested.value, "*.example.com", "names are lowercased");
         assert_eq!(wild.challenge_types(), vec![ChallengeType::Dns01]);
         let ip = out.iter().find(|o| o.base.kind == IdentifierType::Ip).unwrap();
         assert_eq!(ip.challenge_types(), vec![ChallengeType::Http01]);
@@ -295,7 +321,6 @@ mod tests {
     #[test]
     fn bad_names_are_rejected_with_one_subproblem_each() {
         let bad = [
-            "Example.com",
             "example.com.",
             "localhost",
             "a..example.com",
@@ -321,7 +346,7 @@ mod tests {
         let long = format!("{}.example.com", "a".repeat(64));
         assert!(check_order_identifiers(&cfg(), &[dns(&long)]).is_err());
         let err =
-            check_order_identifiers(&cfg(), &[dns("ok.example.com"), dns("Bad.example"), dns("x.blocked.example")])
+            check_order_identifiers(&cfg(), &[dns("ok.example.com"), dns("bad_.example"), dns("x.blocked.example")])
                 .unwrap_err();
         assert_eq!(err.kind, ProblemType::RejectedIdentifier);
         assert_eq!(err.subproblems.len(), 2);
@@ -339,6 +364,25 @@ mod tests {
         assert_eq!(e.kind, ProblemType::RejectedIdentifier);
         let e = check_order_identifiers(&cfg(), &[Identifier::ip("300.1.1.1")]).unwrap_err();
         assert_eq!(e.kind, ProblemType::RejectedIdentifier);
+        for never in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "169.254.1.1",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:192.0.2.1",
+        ] {
+            let e = check_order_identifiers(&cfg(), &[Identifier::ip(never)]).unwrap_err();
+            assert_eq!(e.kind, ProblemType::RejectedIdentifier, "{never}");
+        }
+        // Private and documentation ranges stay available (private PKI, tests).
+        for fine in ["10.1.2.3", "192.0.2.1", "2001:db8::1", "fd00::1"] {
+            assert!(check_order_identifiers(&cfg(), &[Identifier::ip(fine)]).is_ok(), "{fine}");
+        }
         let mut c = cfg();
         c.allow_ip_identifiers = false;
         assert_eq!(
@@ -351,7 +395,7 @@ mod tests {
         assert_eq!(check_order_identifiers(&c, &three).unwrap_err().kind, ProblemType::Malformed);
         let e = check_order_identifiers(
             &c,
-            &[dns("Bad.example"), Identifier { kind: IdentifierType::Other("x".into()), value: "y".into() }],
+            &[dns("bad_.example"), Identifier { kind: IdentifierType::Other("x".into()), value: "y".into() }],
         )
         .unwrap_err();
         assert_eq!(e.kind, ProblemType::Compound);
