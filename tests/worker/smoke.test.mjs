@@ -54,7 +54,7 @@ after(async () => {
 // Tests after the first one fail fast when the dev server is not up.
 const up = () => assert.ok(api, 'dev server is not running (see the first failure)');
 const quotaPath = `/_dev/quota/tenant-${RUN}/eab`;
-const casPath = `/_dev/cas/account-${RUN}/status`;
+const recordPath = `/_dev/record/account-${RUN}/status`;
 const alarmPath = `/_dev/alarm/account-${RUN}`;
 const kvPath = `/_dev/kv/cert-${RUN}`;
 const kvBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -85,27 +85,29 @@ test(`DO counted use: exactly ${QUOTA_LIMIT} of ${PARALLEL} parallel uses succee
   assert.deepEqual(now.json, { ok: true, used: QUOTA_LIMIT });
 });
 
-test(`DO compare-and-set: one winner among ${PARALLEL} concurrent creators`, async () => {
+test(`DO versioned put (the engine's store): one winner among ${PARALLEL} concurrent creators`, async () => {
   up();
   const results = await Promise.all(Array.from({ length: PARALLEL }, (_, i) =>
-    api.request('POST', casPath, { expect: null, value: `pending-${i}` })));
+    api.request('POST', recordPath, { version: null, value: `pending-${i}` })));
   const winners = results.filter((r) => r.status === 200);
   assert.equal(winners.length, 1, `statuses: ${results.map((r) => r.status)}`);
   assert.equal(results.filter((r) => r.status === 409).length, PARALLEL - 1);
   const winner = winners[0].json.value;
-  assert.deepEqual((await api.request('GET', casPath)).json, { ok: true, value: winner, version: 1 });
+  assert.deepEqual((await api.request('GET', recordPath)).json, { ok: true, value: winner, version: 1 });
 
-  const stale = await api.request('POST', casPath, { expect: 'something-else', value: 'valid' });
+  const stale = await api.request('POST', recordPath, { version: 7, value: 'valid' });
   assert.equal(stale.status, 409);
   assert.deepEqual(stale.json, { ok: false, value: winner, version: 1 });
-  const next = await api.request('POST', casPath, { expect: winner, value: 'valid' });
+  const again = await api.request('POST', recordPath, { version: null, value: 'valid' });
+  assert.equal(again.status, 409, 'create over an existing record');
+  const next = await api.request('POST', recordPath, { version: 1, value: 'valid' });
   assert.equal(next.status, 200);
   assert.deepEqual(next.json, { ok: true, value: 'valid', version: 2 });
 });
 
 test('DO transactionSync rolls back a failed transaction', async () => {
   up();
-  const res = await api.request('POST', casPath.replace('/cas/', '/rollback/'), 'must-not-stick');
+  const res = await api.request('POST', recordPath.replace('/record/', '/rollback/'), 'must-not-stick');
   assert.equal(res.status, 200);
   assert.deepEqual(res.json, { ok: false, value: 'valid', version: 2 });
 });
@@ -160,7 +162,7 @@ test('KV and Durable Object state survive a dev server restart', async (t) => {
   api = client(info.baseUrl, info.caBundle);
   assert.deepEqual((await api.request('GET', quotaPath)).json, { ok: true, used: QUOTA_LIMIT });
   assert.equal((await api.request('POST', `${quotaPath}?limit=${QUOTA_LIMIT}`)).status, 409);
-  assert.deepEqual((await api.request('GET', casPath)).json, { ok: true, value: 'valid', version: 2 });
+  assert.deepEqual((await api.request('GET', recordPath)).json, { ok: true, value: 'valid', version: 2 });
   const kv = await api.request('GET', kvPath);
   assert.equal(kv.status, 200);
   assert.ok(kv.buf.equals(kvBytes));

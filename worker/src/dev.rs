@@ -1,12 +1,12 @@
 //! Development-only routes under `/_dev/`, registered only when the variable
 //! `EDGE_ACME_DEV_ROUTES` is "1" (scripts/dev.sh passes it with `--var`; it is
 //! never in wrangler.toml). They exercise each platform primitive the CA relies
-//! on and back tests/worker_smoke.sh.
+//! on and back tests/worker/smoke.test.mjs.
 
 use serde::Deserialize;
 use worker::{Fetch, Request, Response, Result, RouteContext, Router, Url};
 
-use crate::store::{self, AlarmReply, CasReply, QuotaReply, StoreOp};
+use crate::store::{self, AlarmReply, KvReply, QuotaReply, StoreOp};
 
 pub const ENABLE_VAR: &str = "EDGE_ACME_DEV_ROUTES";
 /// KV keys written by these routes live under this prefix.
@@ -28,25 +28,26 @@ pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
             let reply: QuotaReply = call(&ctx, &StoreOp::QuotaGet { key: param(&ctx, "key")? }).await?;
             Response::from_json(&reply)
         })
-        .get_async("/_dev/cas/:object/:key", |_req, ctx| async move {
-            let reply: CasReply = call(&ctx, &StoreOp::CasGet { key: param(&ctx, "key")? }).await?;
+        // The engine's own record operations (Get, versioned Put) on a named object.
+        .get_async("/_dev/record/:object/:name", |_req, ctx| async move {
+            let reply: KvReply = call(&ctx, &StoreOp::Get { name: param(&ctx, "name")? }).await?;
             Response::from_json(&reply)
         })
-        .post_async("/_dev/cas/:object/:key", |mut req, ctx| async move {
+        .post_async("/_dev/record/:object/:name", |mut req, ctx| async move {
             #[derive(Deserialize)]
             struct Body {
-                expect: Option<String>,
+                version: Option<i64>,
                 value: String,
             }
-            let Body { expect, value } = req.json().await?;
-            let op = StoreOp::Cas { key: param(&ctx, "key")?, expect, value };
-            let reply: CasReply = call(&ctx, &op).await?;
+            let Body { version, value } = req.json().await?;
+            let op = StoreOp::Put { name: param(&ctx, "name")?, value, version };
+            let reply: KvReply = call(&ctx, &op).await?;
             Response::from_json(&reply).map(|r| r.with_status(if reply.ok { 200 } else { 409 }))
         })
-        .post_async("/_dev/rollback/:object/:key", |mut req, ctx| async move {
+        .post_async("/_dev/rollback/:object/:name", |mut req, ctx| async move {
             let value = req.text().await?;
-            let op = StoreOp::WriteThenFail { key: param(&ctx, "key")?, value };
-            let reply: CasReply = call(&ctx, &op).await?;
+            let op = StoreOp::WriteThenFail { name: param(&ctx, "name")?, value };
+            let reply: KvReply = call(&ctx, &op).await?;
             Response::from_json(&reply)
         })
         .post_async("/_dev/alarm/:object", |req, ctx| async move {

@@ -33,18 +33,10 @@ pub enum StoreOp {
     QuotaDown {
         key: String,
     },
-    CasGet {
-        key: String,
-    },
-    /// Writes `value` iff the current value equals `expect` (`None`: absent).
-    Cas {
-        key: String,
-        expect: Option<String>,
-        value: String,
-    },
-    /// Writes `value`, then fails inside the same transaction: proves rollback.
+    /// Writes `value` over the record `name` (as `Put` would), then fails inside the
+    /// same transaction: proves rollback (development route only).
     WriteThenFail {
-        key: String,
+        name: String,
         value: String,
     },
     /// Schedules the object's alarm `delay_ms` from now.
@@ -103,13 +95,6 @@ pub struct QuotaReply {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct CasReply {
-    pub ok: bool,
-    pub value: Option<String>,
-    pub version: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
 pub struct AlarmReply {
     /// Pending alarm, ms since the epoch.
     pub scheduled_at: Option<i64>,
@@ -134,7 +119,6 @@ pub async fn call<R: DeserializeOwned>(ns: &ObjectNamespace, name: &str, op: &St
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, used INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS cas (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alarm_log (id INTEGER PRIMARY KEY, fired_at INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued INTEGER NOT NULL)",
@@ -212,22 +196,14 @@ impl StoreObject {
                 let used = quota_used(&storage.sql(), &key)?;
                 Response::from_json(&QuotaReply { ok: true, used })
             }
-            StoreOp::CasGet { key } => {
-                let (value, version) = cas_read(&storage.sql(), &key)?;
-                Response::from_json(&CasReply { ok: true, value, version })
-            }
-            StoreOp::Cas { key, expect, value } => {
-                let reply = transaction_sync(&storage, |sql| cas(sql, &key, expect.as_deref(), &value))?;
-                Response::from_json(&reply)
-            }
-            StoreOp::WriteThenFail { key, value } => {
+            StoreOp::WriteThenFail { name, value } => {
                 let result = transaction_sync(&storage, |sql| {
-                    let (current, _) = cas_read(sql, &key)?;
-                    cas(sql, &key, current.as_deref(), &value)?;
+                    let (current, version) = kv_read(sql, &name)?;
+                    kv_put(sql, &name, &value, current.map(|_| version))?;
                     Err::<(), _>(Error::RustError("deliberate failure after write".into()))
                 });
-                let (value, version) = cas_read(&storage.sql(), &key)?;
-                Response::from_json(&CasReply { ok: result.is_ok(), value, version })
+                let (value, version) = kv_read(&storage.sql(), &name)?;
+                Response::from_json(&KvReply { ok: result.is_ok(), value, version })
             }
             StoreOp::AlarmSet { delay_ms } => {
                 storage.set_alarm(delay_ms).await?;
@@ -310,19 +286,6 @@ fn quota_use(sql: &SqlStorage, key: &str, limit: i64) -> Result<QuotaReply> {
     }
 }
 
-fn cas_read(sql: &SqlStorage, key: &str) -> Result<(Option<String>, i64)> {
-    let cursor = sql.exec("SELECT value, version FROM cas WHERE key = ?", vec![key.into()])?;
-    let mut rows = cursor.raw();
-    let row = rows.next().transpose()?;
-    for rest in rows {
-        rest?; // at most one row (primary key); read to the end anyway
-    }
-    let mut row = row.unwrap_or_default().into_iter();
-    let value = as_string(row.next());
-    let version = as_i64(row.next()).unwrap_or(0);
-    Ok((value, version))
-}
-
 fn kv_read(sql: &SqlStorage, name: &str) -> Result<(Option<String>, i64)> {
     let cursor = sql.exec("SELECT value, version FROM kv WHERE name = ?", vec![name.into()])?;
     let mut rows = cursor.raw();
@@ -354,22 +317,6 @@ fn kv_put(sql: &SqlStorage, name: &str, value: &str, expect: Option<i64>) -> Res
     Ok(KvReply { ok: true, value: Some(value.to_owned()), version })
 }
 
-/// Read, compare, write: three statements, atomic because the caller runs
-/// them inside `transaction_sync` without awaiting.
-fn cas(sql: &SqlStorage, key: &str, expect: Option<&str>, value: &str) -> Result<CasReply> {
-    let (current, version) = cas_read(sql, key)?;
-    if current.as_deref() != expect {
-        return Ok(CasReply { ok: false, value: current, version });
-    }
-    let version = version + 1;
-    sql.exec(
-        "INSERT INTO cas (key, value, version) VALUES (?, ?, ?) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
-        vec![key.into(), value.into(), version.into()],
-    )?;
-    Ok(CasReply { ok: true, value: Some(value.to_owned()), version })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,8 +325,8 @@ mod tests {
     fn call_wire_format() {
         let op = StoreOp::QuotaUse { key: "eab".into(), limit: 3 };
         assert_eq!(serde_json::to_string(&op).unwrap(), r#"{"op":"quota_use","key":"eab","limit":3}"#);
-        let op: StoreOp = serde_json::from_str(r#"{"op":"cas","key":"k","expect":null,"value":"v"}"#).unwrap();
-        assert!(matches!(op, StoreOp::Cas { expect: None, .. }));
+        let op: StoreOp = serde_json::from_str(r#"{"op":"put","name":"k","value":"v","version":null}"#).unwrap();
+        assert!(matches!(op, StoreOp::Put { version: None, .. }));
         let op: StoreOp = serde_json::from_str(r#"{"op":"alarm_status"}"#).unwrap();
         assert!(matches!(op, StoreOp::AlarmStatus));
     }
