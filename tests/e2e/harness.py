@@ -494,5 +494,11 @@ def run(argv: list[str], env: dict | None = None, timeout: float = 180, log: Pat
     return r
 
 
+def debian_version(package: str) -> str:
+    """The installed version of a Debian package ("?" when dpkg does not know it)."""
+    r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True)
+    return r.stdout.strip() or "?"
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"

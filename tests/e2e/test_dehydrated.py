@@ -7,7 +7,6 @@ tests/e2e/testsrv.py). dehydrated 0.7 makes an RSA account key, so its requests 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import josepy as jose
@@ -15,16 +14,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization as ser
 
 import harness
-from harness import run, unique, verify_chain
+from harness import debian_version, run, unique, verify_chain
 from test_protocol import Raw
 
 HOOK = harness.HERE / "hooks" / "dns_hook.py"
 DEHYDRATED = shutil.which("dehydrated") or "/usr/bin/dehydrated"
-
-
-def version() -> str:
-    r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "dehydrated"], capture_output=True, text=True)
-    return r.stdout.strip() or "?"
 
 
 class Dehydrated:
@@ -69,7 +63,7 @@ class Dehydrated:
 
 
 def ok(r, what: str):
-    assert r.returncode == 0, f"{what} (dehydrated {version()}) failed (exit {r.returncode}):\n" \
+    assert r.returncode == 0, f"{what} (dehydrated {debian_version('dehydrated')}) failed (exit {r.returncode}):\n" \
                               f"{harness.tail(r.stdout + r.stderr, 60)}"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,6 @@ from harness import free_port, run, unique, verify_chain
 
 HOOK = harness.HERE / "hooks" / "dns_hook.py"
 LEGO = shutil.which("lego") or "/usr/bin/lego"
-
-
-def lego_version() -> str:
-    r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "lego"], capture_output=True, text=True)
-    return r.stdout.strip() or "?"
 
 
 class Lego:
@@ -72,7 +66,7 @@ def issue_http(lego, server, log, key_type: str) -> dict:
     path = lego.work / f"http-{key_type}"
     r = lego("--key-type", key_type, *lego.http(name), "-d", name, "run",
              server=server, log=log, path=path, email=email)
-    ok(r, f"lego {lego_version()} run --http --key-type {key_type}")
+    ok(r, f"lego {debian_version('lego')} run --http --key-type {key_type}")
     lego.issued[key_type] = {"name": name, "email": email, "path": path}
     return lego.issued[key_type]
 
