@@ -166,6 +166,7 @@ apt_commands() {
 e2e_tools() {
   python_tools
   apt_commands /usr/bin/certbot:certbot /usr/bin/lego:lego /usr/bin/pebble:pebble /usr/bin/dehydrated:dehydrated \
+    /usr/bin/caddy:caddy \
     openssl:openssl
   pip_requirements e2e "$ROOT/tests/e2e/requirements.txt"
   npm_ci "$ROOT/tests/e2e"

@@ -108,6 +108,11 @@ pub enum AccountStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
+    /// The account's id (the last segment of its URL). Not an RFC 8555 field; served
+    /// first because acme.sh reads it (`"id" *: *[^,]*,`) to retire a deactivated
+    /// account, as Let's Encrypt's account objects let it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
     /// Status.
     pub status: AccountStatus,
     /// Contact URLs.

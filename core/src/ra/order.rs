@@ -58,6 +58,24 @@ pub async fn remove_claim<S: Store>(store: &S, tenant: &str, name: &str) -> Resu
     Ok(removed.unwrap_or(false))
 }
 
+/// Forgets the tenant's validation claims (not operator claims) that cover `id`, alive
+/// or not: the client deactivated a valid authorization for it (RFC 8555 §7.5.2), so
+/// the next order for the name validates again. Returns how many were removed.
+pub async fn forget_validations_covering<S: Store>(
+    store: &S,
+    tenant: &str,
+    id: &OrderIdentifier,
+) -> Result<usize, Problem> {
+    let removed = sa::update_json(store, &ClaimsRecord::key(tenant), |mut rec: ClaimsRecord| {
+        let before = rec.claims.len();
+        rec.claims.retain(|c| c.method == "operator" || !claim_covers(c, id, 0));
+        let removed = before - rec.claims.len();
+        Ok(if removed > 0 { Change::Write(rec, removed) } else { Change::Keep(0) })
+    })
+    .await?;
+    Ok(removed.unwrap_or(0))
+}
+
 /// The claim a successful challenge creates: dns-01 covers the subtree, http-01 (and
 /// IP addresses) exactly the validated name.
 pub fn claim_for_validation(

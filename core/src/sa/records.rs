@@ -225,6 +225,9 @@ pub struct PendingIssuance {
     pub spki_der: Vec<u8>,
     /// When to poll next.
     pub next_poll: u64,
+    /// When the order went to `processing` (0 in records written before this field).
+    #[serde(default)]
+    pub started: u64,
 }
 
 impl OrderRecord {

@@ -22,6 +22,7 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
     /// The account object as served.
     pub(crate) fn account_object(&self, rec: &AccountRecord) -> Account {
         Account {
+            id: Some(rec.id.clone()),
             status: rec.status,
             contact: rec.contact.clone(),
             terms_of_service_agreed: Some(rec.tos_agreed),

@@ -119,15 +119,20 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
 
     /// Redeems the JWS nonce; missing, unknown, expired or reused → `badNonce`.
     async fn redeem_nonce(&self, nonce: Option<&str>) -> Result<(), Problem> {
-        let nonce = nonce.ok_or_else(|| Problem::bad_nonce("the JWS protected header has no nonce"))?;
+        // Every detail starts with the phrase Let's Encrypt uses: acme.sh retries a
+        // badNonce only when the body contains it.
+        let nonce = nonce.ok_or_else(|| {
+            Problem::bad_nonce("JWS has an invalid anti-replay nonce: the protected header has no nonce")
+        })?;
         // Only the store that issued a nonce judges it: a nonce this server issued is
         // never refused for its form.
         if nonce.is_empty() || nonce.len() > 256 {
-            return Err(Problem::bad_nonce("the nonce is empty or too long"));
+            return Err(Problem::bad_nonce("JWS has an invalid anti-replay nonce: it is empty or too long"));
         }
         if !self.nonces.redeem(nonce).await? {
             return Err(Problem::bad_nonce(
-                "the nonce is unknown, expired or already used; retry with the nonce from this response",
+                "JWS has an invalid anti-replay nonce: it is unknown, expired or already used; \
+                 retry with the nonce from this response",
             ));
         }
         Ok(())

@@ -45,11 +45,9 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         let mut r = Response::empty(200);
         r.body = body.into_bytes();
         r.set_header("Content-Type", "application/pem-certificate-chain");
-        // rel="up" only where this server can serve the issuer certificate; issuers
-        // behind a connector publish theirs themselves.
-        if self.issuer.issuer_chain(&rec.issuer).is_some() {
-            r.add_header("Link", format!("<{}>;rel=\"up\"", self.config.issuer_url(&rec.issuer)));
-        }
+        // RFC 8555 §7.4.2 links a certificate only to alternate chains. No rel="up":
+        // the chain already ends with the issuer, and clients that follow "up" (acmez,
+        // Caddy's client) append what it names and fetch it with POST-as-GET.
         for n in 0..=alternates.len() {
             if n != alternate {
                 r.add_header("Link", format!("<{}>;rel=\"alternate\"", self.config.certificate_url(serial, n)));

@@ -132,7 +132,9 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
             (Err(p), _) => Err(p),
             (Ok(_), None) => Err(Problem::server_internal("the order's profile no longer exists")),
             (Ok(IssueOutcome::Pending { handle, retry_after }), _) => {
-                let pending = PendingIssuance { handle, spki_der: spki_der.into(), next_poll: now + retry_after };
+                let started = order.issuance.as_ref().map_or(now, |p| if p.started > 0 { p.started } else { now });
+                let pending =
+                    PendingIssuance { handle, spki_der: spki_der.into(), next_poll: now + retry_after, started };
                 let updated = orders::transition(self.store, &order.account, &order.id, OrderStatus::Processing, |o| {
                     o.issuance = Some(pending.clone());
                 })

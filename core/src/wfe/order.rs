@@ -42,10 +42,26 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
     pub(crate) fn order_response(&self, status: u16, o: &OrderRecord) -> Response {
         let mut r =
             Response::json(status, &self.order_object(o)).with_location(self.config.order_url(&o.account, &o.id));
-        if matches!(o.status, OrderStatus::Processing | OrderStatus::Pending) {
-            r.set_header("Retry-After", format!("{}", self.config.retry_after_secs));
+        match o.status {
+            OrderStatus::Pending => r.set_header("Retry-After", format!("{}", self.config.retry_after_secs)),
+            OrderStatus::Processing => r.set_header("Retry-After", format!("{}", self.processing_retry_after(o))),
+            _ => {}
         }
         r
+    }
+
+    /// Seconds a client should wait before polling a `processing` order again: the
+    /// configured interval at first, then a quarter of the time the issuance has taken
+    /// so far (under a minute: Certify The Web ignores values of 60 and more), and never
+    /// before the issuer's next poll. Clients that poll a fixed number of times (acme.sh:
+    /// 30) then wait out a slow back end (connectors give up after ten minutes) instead
+    /// of giving up after 30 seconds.
+    fn processing_retry_after(&self, o: &OrderRecord) -> u64 {
+        let now = self.clock.now();
+        let base = self.config.retry_after_secs.max(1);
+        let Some(p) = &o.issuance else { return base };
+        let elapsed = if p.started > 0 { now.saturating_sub(p.started) } else { 0 };
+        base.max(elapsed / 4).max(p.next_poll.saturating_sub(now)).min(59)
     }
 
     /// The authorization object as served.
@@ -136,7 +152,8 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
             return Err(Problem::malformed("replaces names a certificate this CA did not issue"));
         }
         if cert.account != account {
-            return Err(Problem::unauthorized("replaces names a certificate of another account"));
+            // "ARI" in the detail: acme.sh then retries its order without `replaces`.
+            return Err(Problem::unauthorized("ARI replaces: the certificate was issued to another account"));
         }
         if !ids.iter().any(|i| cert.identifiers.contains(&i.requested)) {
             return Err(Problem::malformed("the new order shares no identifier with the certificate it replaces"));
@@ -206,21 +223,33 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         if update.status != AuthorizationStatus::Deactivated {
             return Err(Problem::malformed("an authorization can only be updated to deactivated"));
         }
-        let a = sa::update_json(self.store, &AuthzRecord::key(account, id), |mut a: AuthzRecord| {
+        let (a, was_valid) = sa::update_json(self.store, &AuthzRecord::key(account, id), |mut a: AuthzRecord| {
             if now >= a.expires {
                 return Err(Problem::malformed("the authorization has expired"));
             }
             match a.status {
                 AuthorizationStatus::Pending | AuthorizationStatus::Valid => {
+                    let was_valid = a.status == AuthorizationStatus::Valid;
                     a.status = AuthorizationStatus::Deactivated;
-                    Ok(Change::Write(a.clone(), a))
+                    Ok(Change::Write(a.clone(), (a, was_valid)))
                 }
-                AuthorizationStatus::Deactivated => Ok(Change::Keep(a)),
+                AuthorizationStatus::Deactivated => Ok(Change::Keep((a, false))),
                 s => Err(Problem::malformed(format!("an authorization in state {s:?} cannot be deactivated"))),
             }
         })
         .await?
         .ok_or_else(|| Problem::not_found("no such authorization"))?;
+        if was_valid {
+            // The validation behind it (or the claim that made it valid) is given up too:
+            // otherwise the next order would reuse it without a new challenge.
+            let requested = if a.wildcard {
+                crate::wire::Identifier { kind: a.identifier.kind.clone(), value: format!("*.{}", a.identifier.value) }
+            } else {
+                a.identifier.clone()
+            };
+            let covered = policy::OrderIdentifier { requested, base: a.identifier.clone(), wildcard: a.wildcard };
+            orders::forget_validations_covering(self.store, &auth.account().tenant, &covered).await?;
+        }
         Ok(self.authz_response(&a))
     }
 }

@@ -158,7 +158,7 @@ fn single_name_http01_flow_issues_a_certificate_that_openssl_verifies() {
     assert_eq!(order["status"], "valid");
     let cert = get(&c, order["certificate"].as_str().unwrap());
     assert_eq!(cert.header("Content-Type"), Some("application/pem-certificate-chain"));
-    assert!(cert.header_all("Link").iter().any(|l| l.ends_with("rel=\"up\"") && l.contains("/acme/issuer/local")));
+    assert!(!cert.header_all("Link").iter().any(|l| l.contains("rel=\"up\"")), "no up link: the chain has the issuer");
     let pem = String::from_utf8(cert.body).unwrap();
     assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2, "leaf then intermediate");
     let root = root_pem(&ca);
@@ -622,6 +622,24 @@ fn authorization_deactivation_invalidates_the_order() {
 }
 
 #[test]
+fn deactivating_a_valid_authorization_gives_up_the_validation_behind_it() {
+    // RFC 8555 §7.5.2; acme.sh --deactivate relies on it to force revalidation.
+    let ca = TestCa::new();
+    let c = account(&ca);
+    let mut published = Vec::new();
+    let r = new_order(&c, &["gone.example"]);
+    answer_dns01(&c, body_json(&r)["authorizations"][0].as_str().unwrap(), &mut published);
+    let r = new_order(&c, &["www.gone.example"]);
+    assert_eq!(body_json(&r)["status"], "ready", "the dns-01 claim covers the subdomain");
+    let authz_url = body_json(&r)["authorizations"][0].as_str().unwrap().to_string();
+    let r = c.post(c.path_of(&authz_url), Some(&json!({"status": "deactivated"})));
+    assert_eq!(body_json(&r)["status"], "deactivated");
+    for name in ["www.gone.example", "gone.example", "*.gone.example"] {
+        assert_eq!(body_json(&new_order(&c, &[name]))["status"], "pending", "{name}: validates again");
+    }
+}
+
+#[test]
 fn new_authz_pre_authorizes_a_name() {
     let ca = TestCa::new();
     let c = account(&ca);
@@ -668,6 +686,7 @@ impl crate::ca::Issuer for Backend<'_> {
                 *self.pending.borrow_mut() = Some(req.clone());
                 Ok(crate::ca::IssueOutcome::Pending { handle: "job-1".into(), retry_after: 5 })
             }
+            "slow" => Ok(crate::ca::IssueOutcome::Pending { handle: "job-1".into(), retry_after: 0 }),
             "down" => Err(crate::Problem::server_internal("upstream CA: connection refused")),
             "wrong" => {
                 let mut other = req.clone();
@@ -684,6 +703,9 @@ impl crate::ca::Issuer for Backend<'_> {
     ) -> Result<crate::ca::IssueOutcome, crate::Problem> {
         assert_eq!(handle, "job-1");
         self.polls.set(self.polls.get() + 1);
+        if self.mode == "slow" {
+            return Ok(crate::ca::IssueOutcome::Pending { handle: handle.into(), retry_after: 0 });
+        }
         if self.polls.get() < 2 {
             return Ok(crate::ca::IssueOutcome::Pending { handle: handle.into(), retry_after: 5 });
         }
@@ -745,7 +767,10 @@ fn through_backend(mode: &'static str) -> (Value, Vec<Value>) {
     for _ in 0..3 {
         ca.clock.advance(6);
         let req = jose_request(c.path_of(&url), &c.sign(c.path_of(&url), None));
-        seen.push(body_json(&block_on(engine.handle(&req))));
+        let resp = block_on(engine.handle(&req));
+        let mut order = body_json(&resp);
+        order["_retry_after"] = json!(resp.header("Retry-After"));
+        seen.push(order);
     }
     if mode == "alt" {
         let cert_url = seen[0]["certificate"].as_str().unwrap().to_string();
@@ -786,6 +811,16 @@ fn asynchronous_issuer_keeps_the_order_processing_until_a_poll_finishes_it() {
     assert_eq!(seen[0]["status"], "processing", "first poll: still pending");
     assert_eq!(seen[1]["status"], "valid");
     assert!(seen[1]["certificate"].is_string());
+}
+
+#[test]
+fn a_slow_back_end_gets_growing_retry_after_so_fixed_count_pollers_wait_it_out() {
+    // Polls 6, 12 and 18 s after finalize: a quarter of the elapsed time, at least 1 s.
+    let (fin, seen) = through_backend("slow");
+    assert_eq!(fin["status"], "processing");
+    let waits: Vec<&str> = seen.iter().map(|o| o["_retry_after"].as_str().unwrap()).collect();
+    assert_eq!(waits, ["1", "3", "4"]);
+    assert!(seen.iter().all(|o| o["status"] == "processing"));
 }
 
 #[test]

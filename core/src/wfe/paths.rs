@@ -150,7 +150,7 @@ impl Config {
             n => self.url(&format!("/acme/cert/{serial}/{n}")),
         }
     }
-    /// An issuer certificate URL (`Link rel="up"`).
+    /// An issuer certificate URL on this origin (served to plain GETs).
     pub fn issuer_url(&self, issuer: &str) -> String {
         self.url(&format!("/acme/issuer/{issuer}"))
     }

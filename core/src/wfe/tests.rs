@@ -132,6 +132,8 @@ fn new_account_creates_201_with_location_and_returns_200_for_the_same_key() {
     assert_eq!(again.header("Location"), Some(loc.as_str()));
     // An account without a binding is its own tenant, listed as such.
     let id = loc.rsplit('/').next().unwrap().to_string();
+    // "id" comes first and is followed by a comma (acme.sh's `"id" *: *[^,]*,`).
+    assert!(String::from_utf8_lossy(&r.body).starts_with(&format!("{{\"id\":\"{id}\",")));
     assert_eq!(block_on(crate::ra::eab::tenant_accounts(&ca.store, &id)).unwrap(), vec![id.clone()]);
 }
 
@@ -259,6 +261,8 @@ fn replayed_nonce_is_rejected_with_bad_nonce_and_a_fresh_nonce() {
     assert_eq!(c.send(&jose_request(&path, &body)).status, 200);
     let r = c.send(&jose_request(&path, &body));
     assert_eq!((r.status, problem_name(&r).as_str()), (400, "badNonce"));
+    // acme.sh retries a badNonce only when the detail carries this phrase.
+    assert!(body_json(&r)["detail"].as_str().unwrap().starts_with("JWS has an invalid anti-replay nonce"));
     let fresh = r.header("Replay-Nonce").unwrap().to_string();
     // The nonce from the error response works at once.
     let body =
