@@ -1,21 +1,22 @@
 // The npm tarball as a user gets it: `npm pack`, then `npm install --offline` of the
 // tarball into an empty folder, then the package imported there from Node (this Node
 // and Debian's /usr/bin/node when it is another version), from Deno, from a plain
-// <script type="module"> page in headless Chromium, and bundled for Workers by
+// <script type="module"> page in headless Chromium, bundled for the browser by esbuild
+// (in Chromium too), and bundled for Workers by
 // wrangler's esbuild (the `workerd` export condition, .wasm as a module) and run in
 // workerd. Prints the tarball and wasm sizes.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { DENO, JS_DIR, startWranglerDev } from './support/servers.mjs';
+import { DENO, ESBUILD, JS_DIR, startWranglerDev } from './support/servers.mjs';
 
 const run = promisify(execFile);
 let tmp, app, tarball;
@@ -84,17 +85,13 @@ test('installed offline, it imports and works in Deno (the `deno` condition, bar
   console.log(`# ${(await run(DENO, ['--version'])).stdout.split('\n')[0]}`);
 });
 
-test('it loads from a plain <script type="module"> page in headless Chromium', { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' }, async () => {
+/**
+ * Serves `page` at / and files under `root` elsewhere, opens it in headless Chromium and
+ * resolves to the document title the page sets (its JSON result, or "ERROR ...").
+ */
+async function titleInChromium(page, root) {
   const { chromium } = await import('playwright-core');
-  const root = path.join(app, 'node_modules/edge-acme');
   const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
-  const page = `<!doctype html><script type="module">
-    import * as acme from './dist/index.js';
-    try {
-      await acme.init();
-      ${SMOKE.replace("import * as acme from 'edge-acme';", '').replace('console.log(JSON.stringify(out));', 'document.title = JSON.stringify(out);')}
-    } catch (e) { document.title = 'ERROR ' + e; }
-  </script>`;
   const srv = http.createServer(async (req, res) => {
     if (req.url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
     try {
@@ -108,12 +105,44 @@ test('it loads from a plain <script type="module"> page in headless Chromium', {
     const tab = await browser.newPage();
     await tab.goto(`http://127.0.0.1:${srv.address().port}/`);
     await tab.waitForFunction(() => document.title.length > 0, null, { timeout: 30_000 });
-    const title = await tab.title();
-    assert.deepEqual(JSON.parse(title.startsWith('ERROR') ? 'null' : title), EXPECTED, title);
+    return await tab.title();
   } finally {
     await browser.close();
     srv.close();
   }
+}
+
+/** SMOKE as the body of a browser module that reports through document.title. */
+const browserSmoke = (init) => `try {
+  await acme.init(${init});
+  ${SMOKE.replace("import * as acme from 'edge-acme';", '').replace('console.log(JSON.stringify(out));', 'document.title = JSON.stringify(out);')}
+} catch (e) { document.title = 'ERROR ' + e; }`;
+
+const parsedTitle = (title) => JSON.parse(title.startsWith('ERROR') ? 'null' : title);
+
+test('it loads from a plain <script type="module"> page in headless Chromium', { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' }, async () => {
+  const page = `<!doctype html><script type="module">
+    import * as acme from './dist/index.js';
+    ${browserSmoke('')}
+  </script>`;
+  const title = await titleInChromium(page, path.join(app, 'node_modules/edge-acme'));
+  assert.deepEqual(parsedTitle(title), EXPECTED, title);
+});
+
+test('bundled for the browser by esbuild (wasm URL passed to init), it runs in headless Chromium', { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' }, async () => {
+  // esbuild does not rewrite new URL(..., import.meta.url): the app copies the .wasm
+  // next to its bundle and hands init() its URL, as the README describes.
+  const site = path.join(app, 'site');
+  await run('mkdir', ['-p', site]);
+  await writeFile(path.join(app, 'browser-app.mjs'), `import * as acme from 'edge-acme';
+${browserSmoke("new URL('./edge_acme_bg.wasm', import.meta.url)")}
+`);
+  await run(ESBUILD, ['browser-app.mjs', '--bundle', '--format=esm', '--platform=browser', `--outfile=${path.join(site, 'app.js')}`], { cwd: app });
+  await copyFile(path.join(app, 'node_modules/edge-acme/wasm/edge_acme_bg.wasm'), path.join(site, 'edge_acme_bg.wasm'));
+  const bundle = await readFile(path.join(site, 'app.js'), 'utf8');
+  assert.ok(!/node:|require\(/.test(bundle), 'the browser bundle pulls in no Node modules');
+  const title = await titleInChromium('<!doctype html><script type="module" src="/app.js"></script>', site);
+  assert.deepEqual(parsedTitle(title), EXPECTED, title);
 });
 
 test('bundled for Workers (workerd condition) it runs in workerd under wrangler dev', async () => {

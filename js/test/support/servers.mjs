@@ -233,3 +233,7 @@ export async function startWranglerDev(dir, env = {}) {
 
 /** Deno from the pinned npm `deno` package (a devDependency of js/). */
 export const DENO = path.join(JS_DIR, 'node_modules/.bin/deno');
+
+/** The pinned esbuild that scripts/bootstrap.sh installs (the one wrangler uses). */
+export const ESBUILD = process.env.ESBUILD_BIN
+  ?? path.join(process.env.EDGE_ACME_CACHE ?? path.join(ROOT, '.cache'), 'node/node_modules/@esbuild/linux-x64/bin/esbuild');
