@@ -120,7 +120,7 @@ pub trait Issuer {
     async fn issue(&self, profile: &Profile, req: &LeafRequest) -> Result<IssueOutcome, Problem>;
     /// Polls a pending issuance started by [`Issuer::issue`].
     async fn poll(&self, profile: &Profile, handle: &str) -> Result<IssueOutcome, Problem>;
-    /// The issuer certificates (DER) of an issuer name, for `Link: rel="up"` and AIA.
+    /// The issuer certificates (DER) of an issuer name, served at the AIA caIssuers URL.
     fn issuer_chain(&self, issuer: &str) -> Option<Vec<Vec<u8>>>;
     /// Other chains (each a list of DER issuer certificates) a leaf of `issuer` can be
     /// served with (RFC 8555 §7.4.2 `rel="alternate"`); none by default.
