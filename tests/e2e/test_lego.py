@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness import free_port, run, unique, verify_chain
+from harness import debian_version, free_port, run, unique, verify_chain
 
 HOOK = harness.HERE / "hooks" / "dns_hook.py"
 LEGO = shutil.which("lego") or "/usr/bin/lego"
