@@ -17,13 +17,10 @@ Back ends:
 
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import os
 import secrets
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,78 +31,16 @@ from pathlib import Path
 import requests
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from procs import Proc, free_port, tail  # noqa: E402,F401  (tests/procs.py; re-exported)
+
 ROOT = HERE.parents[1]
 LOGS = ROOT / "target" / "test-logs" / "backends"
-
-_live: list["Proc"] = []
-
-
-def _kill_all(*_args) -> None:
-    for p in list(_live):
-        p.kill_group()
-
-
-atexit.register(_kill_all)
-for _sig in (signal.SIGTERM, signal.SIGHUP):
-    signal.signal(_sig, lambda s, f: (_kill_all(), signal.signal(s, signal.SIG_DFL), os.kill(os.getpid(), s)))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def log_path(name: str) -> Path:
     LOGS.mkdir(parents=True, exist_ok=True)
     return LOGS / name
-
-
-def tail(text: str, n: int = 40) -> str:
-    return "\n".join("  | " + line for line in text.splitlines()[-n:])
-
-
-class Proc:
-    """A child in its own process group, output to a log file."""
-
-    def __init__(self, argv: list[str], log: Path, env: dict | None = None, cwd: Path | None = None):
-        self.argv, self.log = argv, log
-        self.fh = open(log, "ab")
-        self.p = subprocess.Popen(argv, cwd=cwd or ROOT, env={**os.environ, **(env or {})},
-                                  stdin=subprocess.DEVNULL, stdout=self.fh, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-        _live.append(self)
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 20) -> None:
-        if self.alive():
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        self.kill_group()
-
-    def kill_group(self) -> None:
-        try:
-            os.killpg(self.p.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            self.p.wait(5)
-        except Exception:
-            pass
-        if self in _live:
-            _live.remove(self)
-        self.fh.close()
 
 
 def openssl(*args: str, cwd: Path | None = None, input: bytes | None = None) -> bytes:
@@ -289,7 +224,7 @@ class EdgeAcme:
     def start(self):
         t0 = time.monotonic()
         self.proc = Proc(["bash", str(ROOT / "scripts" / "dev.sh"), *self.args], log_path(f"dev-{self.name}.log"),
-                         env=self.env)
+                         env=self.env, append=True)
         dev_json = self.work / "dev-state" / "dev.json"
         if dev_json.exists():
             dev_json.unlink()
