@@ -190,6 +190,8 @@ part_worker() {
 part_js() {
   local t="$ROOT/target/js"
   CARGO_TARGET_DIR="$t" run_step js-build check sh js/build.sh
+  # The client tests share the Worker tests' http-01 and DoH servers (and their packages).
+  run_step js-worker-npm-ci check tests/worker/install.sh
   CARGO_TARGET_DIR="$t" run_step js-clippy-wasm32 check \
     cargo clippy -p edge-acme-js --target wasm32-unknown-unknown --all-targets -- -D warnings
   CARGO_TARGET_DIR="$t" run_step js-wasm-pack-node cargo wasm-pack test --node js --test node

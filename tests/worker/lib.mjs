@@ -402,13 +402,32 @@ export class Account {
 }
 
 // --- http-01 responder and DNS-over-HTTPS test server -----------------------------------
-/** Serves /.well-known/acme-challenge/<token> from `tokens`; records every request. */
+/** Reads a request body as a string. */
+function bodyOf(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Serves /.well-known/acme-challenge/<token> from `tokens`; records every GET. A PUT to
+ * the same path sets the token's body: that is how clients running in another runtime
+ * (workerd, Deno; js/test/) publish their files.
+ */
 export async function startHttp01() {
   const tokens = new Map();
   const requests = [];
-  const srv = http.createServer((req, res) => {
-    requests.push({ url: req.url, host: req.headers.host });
+  const srv = http.createServer(async (req, res) => {
     const m = req.url.match(/^\/\.well-known\/acme-challenge\/([\w-]+)$/);
+    if (m && req.method === 'PUT') {
+      tokens.set(m[1], await bodyOf(req));
+      res.writeHead(204).end();
+      return;
+    }
+    requests.push({ url: req.url, host: req.headers.host });
     if (!m || !tokens.has(m[1])) { res.writeHead(404).end('no such token'); return; }
     res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tokens.get(m[1]));
   });
@@ -425,13 +444,21 @@ export async function startHttp01() {
 /**
  * An RFC 8484 resolver: POST application/dns-message, answers TXT from `txt`
  * (name → [strings]) and CAA from `caa` (name → [{flags, tag, value}]); every other
- * question gets NOERROR with no answers. Records every question in `queries`.
+ * question gets NOERROR with no answers. Records every question in `queries`. A PUT to
+ * /txt/<name> adds a TXT value (for clients in other runtimes).
  */
 export async function startDoh() {
   const txt = new Map();
   const caa = new Map();
   const queries = [];
-  const srv = http.createServer((req, res) => {
+  const srv = http.createServer(async (req, res) => {
+    const put = req.method === 'PUT' && req.url.match(/^\/txt\/([\w.*-]+)$/);
+    if (put) {
+      const name = put[1].toLowerCase();
+      txt.set(name, [...(txt.get(name) ?? []), await bodyOf(req)]);
+      res.writeHead(204).end();
+      return;
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {

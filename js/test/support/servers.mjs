@@ -1,16 +1,15 @@
 // Test infrastructure for the client tests: the local edge-acme Worker (scripts/dev.sh
-// on fresh ports with temporary state, in its own process group), an http-01 responder
-// and an RFC 8484 DNS-over-HTTPS server the Worker validates against, and openssl.
+// on fresh ports with temporary state, in its own process group), the http-01 responder
+// and RFC 8484 DNS-over-HTTPS server the Worker validates against (shared with
+// tests/worker), openssl, and wrangler dev, Deno and esbuild for the other runtimes.
 
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import dnsPacket from 'dns-packet';
 
 export const JS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ROOT = path.dirname(JS_DIR);
@@ -96,87 +95,9 @@ export async function startWorker(name, env = {}) {
   };
 }
 
-/** Reads a request body as a string. */
-function bodyOf(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-/**
- * Serves /.well-known/acme-challenge/<token> from `tokens` (the Worker's
- * EDGE_ACME_HTTP01_ADDR). A PUT to the same path sets the token's body: that is how
- * clients running in another runtime (workerd, Deno) publish their files.
- */
-export async function startHttp01() {
-  const tokens = new Map();
-  const srv = http.createServer(async (req, res) => {
-    const m = req.url.match(/^\/\.well-known\/acme-challenge\/([\w-]+)$/);
-    if (m && req.method === 'PUT') {
-      tokens.set(m[1], await bodyOf(req));
-      res.writeHead(204).end();
-      return;
-    }
-    if (!m || !tokens.has(m[1])) { res.writeHead(404).end('no such token'); return; }
-    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tokens.get(m[1]));
-  });
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    addr: `127.0.0.1:${srv.address().port}`,
-    tokens,
-    close: () => new Promise((r) => { srv.closeAllConnections?.(); srv.close(r); }),
-  };
-}
-
-/**
- * An RFC 8484 resolver answering TXT from `txt` (name → [values]); everything else is
- * empty NOERROR. A PUT to /txt/<name> adds a value (for clients in other runtimes).
- */
-export async function startDoh() {
-  const txt = new Map();
-  const srv = http.createServer(async (req, res) => {
-    const put = req.method === 'PUT' && req.url.match(/^\/txt\/([\w.*-]+)$/);
-    if (put) {
-      const name = put[1].toLowerCase();
-      txt.set(name, [...(txt.get(name) ?? []), await bodyOf(req)]);
-      res.writeHead(204).end();
-      return;
-    }
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      let q;
-      try {
-        const wire = req.method === 'GET'
-          ? Buffer.from(new URL(req.url, 'http://x').searchParams.get('dns') ?? '', 'base64url')
-          : Buffer.concat(chunks);
-        q = dnsPacket.decode(wire);
-      } catch { res.writeHead(400).end(); return; }
-      const answers = [];
-      for (const question of q.questions) {
-        const name = question.name.toLowerCase().replace(/\.$/, '');
-        if (question.type === 'TXT') {
-          for (const data of txt.get(name) ?? []) answers.push({ type: 'TXT', name: question.name, ttl: 0, data });
-        }
-      }
-      const out = dnsPacket.encode({
-        type: 'response', id: q.id,
-        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-        questions: q.questions, answers,
-      });
-      res.writeHead(200, { 'content-type': 'application/dns-message' }).end(out);
-    });
-  });
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${srv.address().port}/dns-query`,
-    txt,
-    close: () => new Promise((r) => { srv.closeAllConnections?.(); srv.close(r); }),
-  };
-}
+// The http-01 responder and DoH server are the Worker tests' (tests/worker/lib.mjs; its
+// packages come from tests/worker/node_modules, which the js part installs).
+export { startDoh, startHttp01 } from '../../../tests/worker/lib.mjs';
 
 /** Runs openssl; resolves to {stdout, stderr} as strings. */
 export function openssl(args, input) {
