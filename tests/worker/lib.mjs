@@ -367,6 +367,10 @@ export class Account {
     assert.ok(ch, `${type} not offered for ${authz.identifier.value}: ${JSON.stringify(authz.challenges)}`);
     const res = await this.post(ch.url, {});
     assert.equal(res.status, 200, `challenge ${ch.url}: ${res.text}`);
+    // RFC 8555 §7.5.1: Link rel="up" to the authorization, beside rel="index". (Workers
+    // join same-named headers into one comma-separated line, which RFC 8288 allows.)
+    assert.deepEqual(links(res, 'up'), [authzUrl]);
+    assert.equal(links(res, 'index').length, 1, JSON.stringify(headerAll(res, 'link')));
     return this.pollAuthz(authzUrl);
   }
 
