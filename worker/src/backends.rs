@@ -518,7 +518,7 @@ async fn deliver(env: &Env, row: &DueJob) -> Result<bool, Problem> {
     let mut config = host::config(env, &order.origin);
     apply_profiles(env, &mut config, &connectors)?;
     let store = host::DoStore::new(env).map_err(|e| internal("storage", e))?;
-    let nonces = host::DoNonces { ns: env.durable_object(BINDING).map_err(|e| internal("nonces", e))?, shards: 1 };
+    let nonces = host::nonces(env, &store).await?;
     let va = host::WorkerVa::new(env);
     let (issuers, _) = host::issuers(env, &store).await?;
     let handle = format!("{JOBS_PREFIX}{}#{}", order.account, row.id);

@@ -9,7 +9,7 @@ use edge_acme_core::ca::local::LocalCa;
 use edge_acme_core::ca::Issuers;
 use edge_acme_core::config::{Config, Secret};
 use edge_acme_core::host::{Clock, Rng};
-use edge_acme_core::nonce::{Nonces, NONCE_LIFETIME_SECS};
+use edge_acme_core::nonce::{SignedNonces, SpentNonces, NONCE_LIFETIME_SECS};
 use edge_acme_core::sa::{self, Entry, Key, Partition, Precondition, Store, Write};
 use edge_acme_core::va::{doh, CaaRecord, HttpResponse, TransportError, Va};
 use edge_acme_core::Problem;
@@ -171,63 +171,79 @@ impl Store for DoStore {
     }
 }
 
-/// Nonces spread over `shards` objects; the nonce names its shard, so a redemption
-/// goes straight to the object that issued the nonce.
-pub struct DoNonces {
+/// Where spent nonces are remembered: `shards` Durable Objects, the shard chosen by a
+/// hash of the nonce. Issuing a nonce touches no storage ([`SignedNonces`]); only a
+/// redemption calls the one shard that can have seen it.
+pub struct DoSpent {
     /// The Durable Object namespace.
     pub ns: ObjectNamespace,
     /// Number of shards (1 to 64).
     pub shards: usize,
 }
 
-impl DoNonces {
-    fn shard_name(shard: usize) -> String {
-        format!("nonces:{shard}")
-    }
+/// The shard (of `shards`) that remembers the spent nonce `id` (FNV-1a).
+fn spent_shard(id: &str, shards: usize) -> usize {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (h % shards.clamp(1, 64) as u64) as usize
 }
 
-/// Turns 17 random bytes into a nonce for one of `shards` shards: canonical base64url
-/// (every nonce passes strict decoding) whose first byte's top six bits are the shard.
-fn make_nonce(mut raw: [u8; 17], shards: usize) -> (String, usize) {
-    let shard = raw[0] as usize % shards.clamp(1, 64);
-    raw[0] = (shard as u8) << 2;
-    (edge_acme_core::b64::encode(&raw), shard)
-}
-
-/// The shard a nonce names, if it has our form.
-fn nonce_shard(nonce: &str, shards: usize) -> Option<usize> {
-    let raw = edge_acme_core::b64::decode(nonce).ok()?;
-    let shard = usize::from(*raw.first()? >> 2);
-    (raw.len() == 17 && raw[0] & 3 == 0 && shard < shards.clamp(1, 64)).then_some(shard)
-}
-
-impl Nonces for DoNonces {
-    async fn issue(&self) -> Result<String, Problem> {
-        // 17 random bytes whose first byte carries the shard in its top six bits, so
-        // the nonce is canonical base64url and its first character names the shard.
-        let mut raw = [0u8; 17];
-        WorkerRng.fill(&mut raw);
-        let (nonce, shard) = make_nonce(raw, self.shards);
-        let op = StoreOp::NonceAdd {
-            nonce: nonce.clone(),
+impl SpentNonces for DoSpent {
+    async fn spend(&self, id: &str, issued: u64) -> Result<bool, Problem> {
+        let op = StoreOp::NonceSpend {
+            id: id.into(),
+            issued: issued as i64,
             now: WorkerClock.now() as i64,
             max_age: NONCE_LIFETIME_SECS as i64,
         };
-        call::<KvReply>(&self.ns, &Self::shard_name(shard), &op).await.map_err(|e| internal("nonce store", e))?;
-        Ok(nonce)
-    }
-
-    async fn redeem(&self, nonce: &str) -> Result<bool, Problem> {
-        let Some(shard) = nonce_shard(nonce, self.shards) else { return Ok(false) };
-        let op = StoreOp::NonceRedeem {
-            nonce: nonce.into(),
-            now: WorkerClock.now() as i64,
-            max_age: NONCE_LIFETIME_SECS as i64,
-        };
-        let reply =
-            call::<KvReply>(&self.ns, &Self::shard_name(shard), &op).await.map_err(|e| internal("nonce store", e))?;
+        let shard = format!("nonces:{}", spent_shard(id, self.shards));
+        let reply = call::<KvReply>(&self.ns, &shard, &op).await.map_err(|e| internal("nonce store", e))?;
         Ok(reply.ok)
     }
+}
+
+/// The engine's nonces: signed with the deployment's nonce key, spent in [`DoSpent`].
+pub type WorkerNonces = SignedNonces<'static, DoSpent>;
+
+#[derive(Serialize, Deserialize)]
+struct StoredNonceKey {
+    key: String,
+}
+
+thread_local! {
+    static NONCE_KEY: RefCell<Option<[u8; 32]>> = const { RefCell::new(None) };
+}
+
+/// The nonce key every instance shares: 32 random bytes made on first use and kept in
+/// the CA's Durable Object (never logged, never served); cached per isolate.
+async fn nonce_key(store: &DoStore) -> Result<[u8; 32], Problem> {
+    if let Some(k) = NONCE_KEY.with(|c| *c.borrow()) {
+        return Ok(k);
+    }
+    let key = Key::new(Partition::Ca, "nonce-key");
+    let stored = match sa::get_json::<_, StoredNonceKey>(store, &key).await? {
+        Some((s, _)) => s,
+        None => {
+            let mut fresh = [0u8; 32];
+            WorkerRng.fill(&mut fresh);
+            let fresh = StoredNonceKey { key: edge_acme_core::b64::encode(&fresh) };
+            // Two first requests may race: the first write wins, the other adopts it.
+            match sa::create_json(store, &key, &fresh).await? {
+                Ok(_) => fresh,
+                Err(winner) => winner,
+            }
+        }
+    };
+    let bytes = decode(&stored.key)?;
+    let k: [u8; 32] = bytes.try_into().map_err(|_| Problem::server_internal("stored nonce key: not 32 bytes"))?;
+    NONCE_KEY.with(|c| *c.borrow_mut() = Some(k));
+    Ok(k)
+}
+
+/// The nonces for one request.
+pub async fn nonces(env: &Env, store: &DoStore) -> Result<WorkerNonces, Problem> {
+    let shards = setting(env, "NONCE_SHARDS").and_then(|s| s.parse().ok()).unwrap_or(crate::NONCE_SHARDS);
+    let ns = env.durable_object(BINDING).map_err(|e| internal("nonce store", e))?;
+    Ok(SignedNonces::new(nonce_key(store).await?, &WorkerRng, &WorkerClock, DoSpent { ns, shards }))
 }
 
 /// How long one validation request may take.
@@ -390,26 +406,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_nonce_is_canonical_base64url_and_names_its_shard() {
-        let mut x: u64 = 0x9e3779b97f4a7c15;
+    fn spent_nonces_spread_over_every_shard() {
         for shards in [1usize, 4, 7, 64] {
-            for _ in 0..5000 {
-                let mut raw = [0u8; 17];
-                for b in raw.iter_mut() {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    *b = x as u8;
-                }
-                let (nonce, shard) = make_nonce(raw, shards);
-                assert!(edge_acme_core::b64::decode(&nonce).is_ok(), "{nonce}");
-                assert_eq!(nonce_shard(&nonce, shards), Some(shard));
-                assert!(shard < shards);
+            let mut seen = vec![0u32; shards];
+            for i in 0..5000u32 {
+                let id = edge_acme_core::b64::encode(&i.to_be_bytes());
+                let s = spent_shard(&id, shards);
+                assert!(s < shards);
+                seen[s] += 1;
             }
+            assert!(seen.iter().all(|&n| n > 5000 / shards as u32 / 2), "{shards}: {seen:?}");
         }
-        assert_eq!(nonce_shard("not a nonce", 4), None);
-        assert_eq!(nonce_shard("", 4), None);
-        let (n, _) = make_nonce([255; 17], 64);
-        assert_eq!(nonce_shard(&n, 4), None, "a shard beyond the configured count");
+        assert_eq!(spent_shard("x", 0), 0, "0 shards means one");
     }
 }

@@ -21,7 +21,7 @@ pub use store::StoreObject;
 pub const KV_BINDING: &str = "CERTS";
 
 /// Default number of nonce shards.
-const NONCE_SHARDS: usize = 4;
+pub(crate) const NONCE_SHARDS: usize = 4;
 
 #[event(fetch)]
 pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -42,8 +42,10 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
             Err(p) => return to_worker(AcmeResponse::problem(&p)),
         };
     let store = host::DoStore::new(&env)?;
-    let shards = host::setting(&env, "NONCE_SHARDS").and_then(|s| s.parse().ok()).unwrap_or(NONCE_SHARDS);
-    let nonces = host::DoNonces { ns: env.durable_object(store::BINDING)?, shards };
+    let nonces = match host::nonces(&env, &store).await {
+        Ok(n) => n,
+        Err(p) => return to_worker(AcmeResponse::problem(&p)),
+    };
     let va = host::WorkerVa::new(&env);
     let (issuers, root) = match host::issuers(&env, &store).await {
         Ok(v) => v,

@@ -59,15 +59,11 @@ pub enum StoreOp {
         name: String,
         version: i64,
     },
-    /// Remembers a freshly issued nonce (and forgets expired ones).
-    NonceAdd {
-        nonce: String,
-        now: i64,
-        max_age: i64,
-    },
-    /// Consumes a nonce; `ok` only for the first redemption within `max_age`.
-    NonceRedeem {
-        nonce: String,
+    /// Records a signed nonce as spent (and forgets those past `max_age`); `ok` only
+    /// for the first spend of `id`.
+    NonceSpend {
+        id: String,
+        issued: i64,
         now: i64,
         max_age: i64,
     },
@@ -77,7 +73,7 @@ pub enum StoreOp {
     },
 }
 
-/// Reply to `Get`, `Put`, `Delete`, `NonceAdd` and `NonceRedeem`.
+/// Reply to `Get`, `Put`, `Delete` and `NonceSpend`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct KvReply {
     /// For Put/Delete/Nonce ops: whether it happened.
@@ -121,8 +117,8 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, used INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alarm_log (id INTEGER PRIMARY KEY, fired_at INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, issued INTEGER NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS nonces_issued ON nonces (issued)",
+    "CREATE TABLE IF NOT EXISTS spent_nonces (id TEXT PRIMARY KEY, issued INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS spent_nonces_issued ON spent_nonces (issued)",
     crate::backends::SCHEMA,
 ];
 
@@ -229,25 +225,17 @@ impl StoreObject {
                 })?;
                 Response::from_json(&reply)
             }
-            StoreOp::NonceAdd { nonce, now, max_age } => {
-                transaction_sync(&storage, |sql| {
-                    sql.exec("DELETE FROM nonces WHERE issued < ?", vec![(now - max_age).into()])?;
-                    sql.exec(
-                        "INSERT INTO nonces (nonce, issued) VALUES (?, ?)",
-                        vec![nonce.as_str().into(), now.into()],
-                    )?;
-                    Ok(())
-                })?;
-                Response::from_json(&KvReply { ok: true, value: None, version: 0 })
-            }
             StoreOp::Job { call } => crate::backends::handle_op(&self.state, call).await,
-            StoreOp::NonceRedeem { nonce, now, max_age } => {
-                // One statement: the row is deleted by exactly one caller.
-                let cursor = storage
-                    .sql()
-                    .exec("DELETE FROM nonces WHERE nonce = ? RETURNING issued", vec![nonce.as_str().into()])?;
-                let issued = as_i64(first_value(cursor)?);
-                let ok = issued.is_some_and(|t| now - t <= max_age);
+            StoreOp::NonceSpend { id, issued, now, max_age } => {
+                // Both statements run without an await between them: one caller gets the row.
+                let ok = transaction_sync(&storage, |sql| {
+                    sql.exec("DELETE FROM spent_nonces WHERE issued < ?", vec![(now - max_age).into()])?;
+                    let cursor = sql.exec(
+                        "INSERT INTO spent_nonces (id, issued) VALUES (?, ?) ON CONFLICT (id) DO NOTHING RETURNING issued",
+                        vec![id.as_str().into(), issued.into()],
+                    )?;
+                    Ok(as_i64(first_value(cursor)?).is_some())
+                })?;
                 Response::from_json(&KvReply { ok, value: None, version: 0 })
             }
         }
