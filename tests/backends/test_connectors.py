@@ -63,8 +63,10 @@ def test_certbot_gets_a_certificate_through_the_connector(stack, issuer, tmp_pat
     log = plumbing.log_path(f"certbot-{issuer}.log")
     argv = [str(CERTBOT), "certonly", "--manual", "--manual-auth-hook", "true", "--preferred-challenges", "http",
             "-d", n, "--cert-name", n, "--agree-tos", "-m", f"admin@{DOMAIN}", "--no-eff-email",
-            "--required-profile", issuer, "--eab-kid", stack.front_eab["kid"], "--eab-hmac-key",
-            stack.front_eab["hmac_key"], "--server", stack.front.directory, "--config-dir", str(cfg / "config"),
+            # `=`: a base64url MAC key may start with "-", which argparse takes for an option.
+            "--required-profile", issuer, f"--eab-kid={stack.front_eab['kid']}",
+            f"--eab-hmac-key={stack.front_eab['hmac_key']}", "--server", stack.front.directory,
+            "--config-dir", str(cfg / "config"),
             "--work-dir", str(cfg / "work"), "--logs-dir", str(cfg / "logs"), "--non-interactive"]
     t0 = time.monotonic()
     r = subprocess.run(argv, env={**os.environ, "REQUESTS_CA_BUNDLE": stack.front.ca_bundle}, capture_output=True,
