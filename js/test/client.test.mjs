@@ -4,7 +4,7 @@
 // key change, deactivation, ARI, and the nonce pool's badNonce retry. The Worker checks
 // http-01 at our responder and dns-01 through our DoH server. Its development TLS CA is
 // trusted with tls.setDefaultCACertificates (Node 22.19+), so the client uses plain fetch().
-// The same client also runs a whole issuance inside workerd and inside Deno.
+// The same client also runs a whole issuance inside workerd, in Deno and in Node 18.
 
 import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import * as acme from '../dist/node.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DENO, JS_DIR, openssl, startDoh, startHttp01, startWorker, startWranglerDev } from './support/servers.mjs';
+import { DENO, JS_DIR, NODE18, openssl, startDoh, startHttp01, startWorker, startWranglerDev } from './support/servers.mjs';
 
 const RUN = Math.random().toString(36).slice(2, 8);
 let worker, http01, doh, dir, acmeRoot;
@@ -177,9 +177,17 @@ describe('other runtimes', () => {
   test('in Deno: a P-384 account, http-01, revocation', async () => {
     const names = [`deno-${RUN}.example.com`, `www.deno-${RUN}.example.com`];
     const { stdout } = await promisify(execFile)(DENO, [
-      'run', '--no-prompt', '--allow-read', '--allow-net', 'test/deno-flow.mjs', JSON.stringify(job('P-384', names)),
+      'run', '--no-prompt', '--allow-read', '--allow-net', 'test/run-flow.mjs', JSON.stringify(job('P-384', names)),
     ], { cwd: JS_DIR, env: { ...process.env, DENO_CERT: worker.facts.ca_bundle, NO_COLOR: '1' } });
     await check(JSON.parse(stdout), 'P-384', names);
+  });
+
+  test('in Node 18 (the oldest supported): an Ed25519 account, http-01, revocation', async () => {
+    const names = [`node18-${RUN}.example.com`];
+    const { stdout } = await promisify(execFile)(NODE18, ['test/run-flow.mjs', JSON.stringify(job('Ed25519', names))], {
+      cwd: JS_DIR, env: { ...process.env, NODE_EXTRA_CA_CERTS: worker.facts.ca_bundle, NODE_NO_WARNINGS: '1' },
+    });
+    await check(JSON.parse(stdout), 'Ed25519', names);
   });
 });
 

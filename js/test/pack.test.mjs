@@ -1,6 +1,6 @@
 // The npm tarball as a user gets it: `npm pack`, then `npm install --offline` of the
-// tarball into an empty folder, then the package imported there from Node (this Node
-// and Debian's /usr/bin/node when it is another version), from Deno, from a plain
+// tarball into an empty folder, then the package imported there from Node (this Node,
+// Node 18 from the cache and Debian's /usr/bin/node when it is another version), from Deno, from a plain
 // <script type="module"> page in headless Chromium, bundled for the browser by esbuild
 // (in Chromium too), and bundled for Workers by
 // wrangler's esbuild (the `workerd` export condition, .wasm as a module) and run in
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { DENO, ESBUILD, JS_DIR, startWranglerDev } from './support/servers.mjs';
+import { DENO, ESBUILD, JS_DIR, NODE18, startWranglerDev } from './support/servers.mjs';
 
 const run = promisify(execFile);
 let tmp, app, tarball;
@@ -64,9 +64,10 @@ const EXPECTED = {
   client: 'function',
 };
 
-test('installed offline, it imports and works in Node (ESM)', async () => {
+test('installed offline, it imports and works in Node 18 (the oldest supported), 20 and 22 (ESM)', async () => {
   await writeFile(path.join(app, 'smoke.mjs'), SMOKE);
-  const nodes = [process.execPath];
+  assert.ok(existsSync(NODE18), `${NODE18} is missing: scripts/bootstrap.sh js installs it`);
+  const nodes = [process.execPath, NODE18];
   if (existsSync('/usr/bin/node')) {
     const other = (await run('/usr/bin/node', ['--version'])).stdout.trim();
     if (other !== process.version) nodes.push('/usr/bin/node');
@@ -74,6 +75,7 @@ test('installed offline, it imports and works in Node (ESM)', async () => {
   for (const node of nodes) {
     const { stdout } = await run(node, ['smoke.mjs'], { cwd: app });
     assert.deepEqual(JSON.parse(stdout), EXPECTED, node);
+    console.log(`# ${(await run(node, ['--version'])).stdout.trim()}: ok`);
   }
 });
 

@@ -1,5 +1,6 @@
 // One issuance with the package's client that needs nothing but fetch() and the wasm API,
-// so the same steps run in workerd (js/test/workerd/) and in Deno (js/test/deno-flow.mjs):
+// so the same steps run in workerd (js/test/workerd/), and in Deno and Node 18
+// (js/test/run-flow.mjs):
 // an account (with EAB when given), an order solved by http-01 — or by dns-01 when a
 // name is a wildcard — published through the test responders' PUT endpoints
 // (support/servers.mjs), finalize with a generated certificate key, download, then

