@@ -95,6 +95,25 @@ pub struct OrderIdentifier {
 }
 
 impl OrderIdentifier {
+    /// An identifier as an order names it (`*.` in front for a wildcard), taken apart
+    /// without policy checks: for identifiers already accepted once.
+    pub fn from_requested(id: &Identifier) -> Self {
+        match id.value.strip_prefix("*.") {
+            Some(base) => OrderIdentifier { requested: id.clone(), base: Identifier::dns(base), wildcard: true },
+            None => OrderIdentifier { requested: id.clone(), base: id.clone(), wildcard: false },
+        }
+    }
+
+    /// What an authorization for `base` covers (the wildcard of it when `wildcard`).
+    pub fn of_authorization(base: &Identifier, wildcard: bool) -> Self {
+        let requested = if wildcard {
+            Identifier { kind: base.kind.clone(), value: format!("*.{}", base.value) }
+        } else {
+            base.clone()
+        };
+        OrderIdentifier { requested, base: base.clone(), wildcard }
+    }
+
     /// The challenge types this identifier is offered: wildcards only dns-01 (RFC 8555
     /// §7.1.3), IP addresses only http-01 (RFC 8738), other names both.
     pub fn challenge_types(&self) -> Vec<ChallengeType> {

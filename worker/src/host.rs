@@ -219,20 +219,12 @@ async fn nonce_key(store: &DoStore) -> Result<[u8; 32], Problem> {
     if let Some(k) = NONCE_KEY.with(|c| *c.borrow()) {
         return Ok(k);
     }
-    let key = Key::new(Partition::Ca, "nonce-key");
-    let stored = match sa::get_json::<_, StoredNonceKey>(store, &key).await? {
-        Some((s, _)) => s,
-        None => {
-            let mut fresh = [0u8; 32];
-            WorkerRng.fill(&mut fresh);
-            let fresh = StoredNonceKey { key: edge_acme_core::b64::encode(&fresh) };
-            // Two first requests may race: the first write wins, the other adopts it.
-            match sa::create_json(store, &key, &fresh).await? {
-                Ok(_) => fresh,
-                Err(winner) => winner,
-            }
-        }
-    };
+    let stored = sa::get_or_create_json(store, &Key::new(Partition::Ca, "nonce-key"), || {
+        let mut fresh = [0u8; 32];
+        WorkerRng.fill(&mut fresh);
+        Ok(StoredNonceKey { key: edge_acme_core::b64::encode(&fresh) })
+    })
+    .await?;
     let bytes = decode(&stored.key)?;
     let k: [u8; 32] = bytes.try_into().map_err(|_| Problem::server_internal("stored nonce key: not 32 bytes"))?;
     NONCE_KEY.with(|c| *c.borrow_mut() = Some(k));
@@ -372,30 +364,22 @@ async fn load_issuers(env: &Env, store: &DoStore) -> Result<(Issuers, Vec<u8>), 
     if !flag(env, "DEV_CA") {
         return Err(Problem::server_internal("no CA configured: set CA_KEY_PEM and CA_CERT_PEM, or DEV_CA=1"));
     }
-    let key = Key::new(Partition::Ca, "issuer/local");
-    let stored = match sa::get_json::<_, StoredCa>(store, &key).await? {
-        Some((s, _)) => s,
-        None => {
-            let mut fill = |b: &mut [u8]| WorkerRng.fill(b);
-            let (root, ca) = LocalCa::generate_hierarchy(
-                "local",
-                edge_acme_core::jose::KeyKind::P256,
-                &mut fill,
-                WorkerClock.now() - 3600,
-            )?;
-            let (k, c) = ca.to_parts();
-            let fresh = StoredCa {
-                key: edge_acme_core::b64::encode(&k),
-                cert: edge_acme_core::b64::encode(&c),
-                root: edge_acme_core::b64::encode(&root),
-            };
-            // Two first requests may race: the first write wins, the other adopts it.
-            match sa::create_json(store, &key, &fresh).await? {
-                Ok(_) => fresh,
-                Err(winner) => winner,
-            }
-        }
-    };
+    let stored: StoredCa = sa::get_or_create_json(store, &Key::new(Partition::Ca, "issuer/local"), || {
+        let mut fill = |b: &mut [u8]| WorkerRng.fill(b);
+        let (root, ca) = LocalCa::generate_hierarchy(
+            "local",
+            edge_acme_core::jose::KeyKind::P256,
+            &mut fill,
+            WorkerClock.now() - 3600,
+        )?;
+        let (k, c) = ca.to_parts();
+        Ok(StoredCa {
+            key: edge_acme_core::b64::encode(&k),
+            cert: edge_acme_core::b64::encode(&c),
+            root: edge_acme_core::b64::encode(&root),
+        })
+    })
+    .await?;
     let ca = LocalCa::from_parts("local", &decode(&stored.key)?, &decode(&stored.cert)?)?;
     issuers.insert(ca);
     Ok((issuers, decode(&stored.root)?))

@@ -46,16 +46,21 @@ pub async fn add_claim<S: Store>(store: &S, tenant: &str, claim: Claim, now: u64
     Err(Problem::server_internal("could not record the domain claim; try again"))
 }
 
-/// Removes a tenant's claims for `name` (any scope); true if one was removed.
-pub async fn remove_claim<S: Store>(store: &S, tenant: &str, name: &str) -> Result<bool, Problem> {
+/// Removes every claim of a tenant for which `drop` holds; returns how many went.
+async fn remove_claims<S: Store>(store: &S, tenant: &str, drop: impl Fn(&Claim) -> bool) -> Result<usize, Problem> {
     let removed = sa::update_json(store, &ClaimsRecord::key(tenant), |mut rec: ClaimsRecord| {
         let before = rec.claims.len();
-        rec.claims.retain(|c| c.name != name);
-        let removed = rec.claims.len() != before;
-        Ok(if removed { Change::Write(rec, true) } else { Change::Keep(false) })
+        rec.claims.retain(|c| !drop(c));
+        let removed = before - rec.claims.len();
+        Ok(if removed > 0 { Change::Write(rec, removed) } else { Change::Keep(0) })
     })
     .await?;
-    Ok(removed.unwrap_or(false))
+    Ok(removed.unwrap_or(0))
+}
+
+/// Removes a tenant's claims for `name` (any scope); true if one was removed.
+pub async fn remove_claim<S: Store>(store: &S, tenant: &str, name: &str) -> Result<bool, Problem> {
+    Ok(remove_claims(store, tenant, |c| c.name == name).await? > 0)
 }
 
 /// Forgets the tenant's validation claims (not operator claims) that cover `id`, alive
@@ -66,14 +71,7 @@ pub async fn forget_validations_covering<S: Store>(
     tenant: &str,
     id: &OrderIdentifier,
 ) -> Result<usize, Problem> {
-    let removed = sa::update_json(store, &ClaimsRecord::key(tenant), |mut rec: ClaimsRecord| {
-        let before = rec.claims.len();
-        rec.claims.retain(|c| c.method == "operator" || !claim_covers(c, id, 0));
-        let removed = before - rec.claims.len();
-        Ok(if removed > 0 { Change::Write(rec, removed) } else { Change::Keep(0) })
-    })
-    .await?;
-    Ok(removed.unwrap_or(0))
+    remove_claims(store, tenant, |c| c.method != "operator" && claim_covers(c, id, 0)).await
 }
 
 /// The claim a successful challenge creates: dns-01 covers the subtree, http-01 (and

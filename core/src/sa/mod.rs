@@ -151,6 +151,23 @@ pub async fn create_json<S: Store, T: Serialize + DeserializeOwned>(
     }
 }
 
+/// The record at `key`, made by `make` and stored first if there is none. When two
+/// callers race, the first write wins and the other gets the winner's record.
+pub async fn get_or_create_json<S: Store, T: Serialize + DeserializeOwned>(
+    store: &S,
+    key: &Key,
+    make: impl FnOnce() -> Result<T, Problem>,
+) -> Result<T, Problem> {
+    if let Some((existing, _)) = get_json(store, key).await? {
+        return Ok(existing);
+    }
+    let fresh = make()?;
+    Ok(match create_json(store, key, &fresh).await? {
+        Ok(_) => fresh,
+        Err(winner) => winner,
+    })
+}
+
 /// What an [`update_json`] closure decided.
 pub enum Change<T, R> {
     /// Write this new value and return `R`.

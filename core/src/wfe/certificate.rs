@@ -169,7 +169,7 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
                 let now = self.clock.now();
                 let claims = orders::claims(self.store, &a.tenant).await?;
                 let covered = rec.identifiers.iter().all(|id| {
-                    let oid = order_identifier(id);
+                    let oid = OrderIdentifier::from_requested(id);
                     claims.iter().any(|c| claim_covers(c, &oid, now))
                 });
                 if !covered {
@@ -243,15 +243,6 @@ pub(crate) fn check_reason(reason: Option<u8>) -> Result<u8, Problem> {
         r => Err(Problem::bad_revocation_reason(format!(
             "reason {r} is not allowed; use an RFC 5280 reason code from 0 to 10 except 7"
         ))),
-    }
-}
-
-fn order_identifier(id: &crate::wire::Identifier) -> OrderIdentifier {
-    match id.value.strip_prefix("*.") {
-        Some(base) => {
-            OrderIdentifier { requested: id.clone(), base: crate::wire::Identifier::dns(base), wildcard: true }
-        }
-        None => OrderIdentifier { requested: id.clone(), base: id.clone(), wildcard: false },
     }
 }
 

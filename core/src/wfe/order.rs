@@ -242,12 +242,7 @@ impl<S: Store, N: Nonces, V: Va, I: Issuer> Engine<'_, S, N, V, I> {
         if was_valid {
             // The validation behind it (or the claim that made it valid) is given up too:
             // otherwise the next order would reuse it without a new challenge.
-            let requested = if a.wildcard {
-                crate::wire::Identifier { kind: a.identifier.kind.clone(), value: format!("*.{}", a.identifier.value) }
-            } else {
-                a.identifier.clone()
-            };
-            let covered = policy::OrderIdentifier { requested, base: a.identifier.clone(), wildcard: a.wildcard };
+            let covered = policy::OrderIdentifier::of_authorization(&a.identifier, a.wildcard);
             orders::forget_validations_covering(self.store, &auth.account().tenant, &covered).await?;
         }
         Ok(self.authz_response(&a))

@@ -6,26 +6,15 @@
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, startDoh, startHttp01 } from '../../../tests/worker/lib.mjs';
 
 export const JS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ROOT = path.dirname(JS_DIR);
 const LOG_DIR = path.join(ROOT, 'target', 'test-logs');
 const START_TIMEOUT_MS = Number(process.env.EDGE_ACME_WORKER_START_TIMEOUT_MS ?? 600_000);
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const running = new Set();
 process.on('exit', () => {
@@ -95,9 +84,10 @@ export async function startWorker(name, env = {}) {
   };
 }
 
-// The http-01 responder and DoH server are the Worker tests' (tests/worker/lib.mjs; its
-// packages come from tests/worker/node_modules, which the js part installs).
-export { startDoh, startHttp01 } from '../../../tests/worker/lib.mjs';
+// freePort, the http-01 responder and the DoH server are the Worker tests'
+// (tests/worker/lib.mjs; its packages come from tests/worker/node_modules, which the js
+// part installs).
+export { freePort, startDoh, startHttp01 };
 
 /** Runs openssl; resolves to {stdout, stderr} as strings. */
 export function openssl(args, input) {
